@@ -93,6 +93,9 @@ func (c *Config) setDefaults() {
 	}
 }
 
+// ErrConfig is wrapped by configuration errors: retrying cannot fix them.
+var ErrConfig = errors.New("invalid Neptune writer configuration")
+
 // Validate reports every problem with the configuration at once.
 func (c Config) Validate() error {
 	var errs []error
@@ -115,7 +118,10 @@ func (c Config) Validate() error {
 		// Each element carries at least 7 records, so this keeps steps under the cap.
 		errs = append(errs, fmt.Errorf("records per request %d is too large", c.RecordsPerRequest))
 	}
-	return errors.Join(errs...)
+	if len(errs) > 0 {
+		return fmt.Errorf("%w: %w", ErrConfig, errors.Join(errs...))
+	}
+	return nil
 }
 
 // Writer writes edge batches to Neptune. It is safe for concurrent use: many

@@ -1,0 +1,90 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/graphfleet/graphfleet/shared/edgebatch"
+	"github.com/graphfleet/graphfleet/worker/consume"
+	"github.com/graphfleet/graphfleet/worker/neptune"
+)
+
+// batchWriter is the Neptune side as the handler needs it.
+type batchWriter interface {
+	Write(ctx context.Context, b *edgebatch.Batch) (neptune.Result, error)
+}
+
+// handler is the path of one message: decode (the one codec, the one
+// validator), write (the Neptune writer), and an outcome the consumer turns
+// into a delete, a retry or the DLQ.
+type handler struct {
+	writer batchWriter
+	log    *slog.Logger
+	tracer trace.Tracer
+}
+
+func newHandler(w batchWriter, log *slog.Logger) *handler {
+	return &handler{writer: w, log: log, tracer: otel.Tracer("github.com/graphfleet/graphfleet/worker")}
+}
+
+// handle is a consume.Handler. Its span is the child of the producer's span,
+// whose context travels in the message's traceparent attribute.
+func (h *handler) handle(ctx context.Context, m *consume.Message) (err error) {
+	ctx = propagation.TraceContext{}.Extract(ctx, propagation.MapCarrier(m.Attributes))
+	ctx, span := h.tracer.Start(ctx, "graphfleet.process", trace.WithSpanKind(trace.SpanKindConsumer),
+		trace.WithAttributes(
+			attribute.String("messaging.system", "aws_sqs"),
+			attribute.String("messaging.message.id", m.ID),
+			attribute.Int("graphfleet.receive_count", m.ReceiveCount),
+		))
+	defer func() {
+		if err != nil {
+			span.RecordError(err)
+			span.SetStatus(codes.Error, err.Error())
+		}
+		span.End()
+	}()
+
+	b, err := edgebatch.Decode(m.Body, m.Attributes)
+	if err != nil {
+		return &consume.PermanentError{Reason: edgebatch.Reason(err), Err: err}
+	}
+	span.SetAttributes(
+		attribute.String("graphfleet.source", b.Source),
+		attribute.Int("graphfleet.vertices", len(b.Vertices)),
+		attribute.Int("graphfleet.edges", len(b.Edges)),
+	)
+	if b.Seal != nil {
+		// A seal closes a snapshot; the stale-data sweep it triggers belongs
+		// to the sweeper. Nothing is written for it here.
+		h.log.InfoContext(ctx, "snapshot sealed", "snapshot", b.Snapshot.ID, "batches", b.Seal.Batches)
+		return nil
+	}
+	res, err := h.writer.Write(ctx, b)
+	span.SetAttributes(
+		attribute.Int("graphfleet.neptune.requests", res.Requests),
+		attribute.Int("graphfleet.neptune.attempts", res.Attempts),
+		attribute.Int("graphfleet.records", res.Records),
+	)
+	if err != nil {
+		if errors.Is(err, context.Canceled) || neptune.Retryable(err) {
+			return err
+		}
+		var re *neptune.RequestError
+		if errors.As(err, &re) {
+			// Neptune refused what the batch contains (not a transient
+			// failure): retrying the same content cannot succeed.
+			return &consume.PermanentError{Reason: "neptune refused the batch: " + err.Error(), Err: err}
+		}
+		return err
+	}
+	h.log.DebugContext(ctx, "batch written", "message_id", m.ID, "vertices", res.Vertices, "edges", res.Edges, "requests", res.Requests)
+	return nil
+}
