@@ -1,0 +1,294 @@
+// Package sqssend is the sending side of edge batches: it packs encoded
+// messages into SendMessageBatch calls (at most ten entries and 1 MiB a call),
+// carries each batch's trace context in its attributes (W3C traceparent and
+// the X-Ray AWSTraceHeader), and retries entries that failed for a reason
+// worth retrying. Producers and the push API send through it; nothing else
+// calls SendMessage for edge batches.
+package sqssend
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/graphfleet/graphfleet/shared/edgebatch"
+)
+
+// SQS is the one call the sender makes.
+type SQS interface {
+	SendMessageBatch(ctx context.Context, in *sqs.SendMessageBatchInput, opts ...func(*sqs.Options)) (*sqs.SendMessageBatchOutput, error)
+}
+
+// SQS's limits for one SendMessageBatch call.
+const (
+	MaxEntries   = 10
+	MaxCallBytes = 1 << 20 // the sum of all entries' bodies and attributes
+)
+
+// Sender sends edge batches to one queue. It is safe for concurrent use.
+type Sender struct {
+	client      SQS
+	queueURL    string
+	maxAttempts int
+	baseBackoff time.Duration
+	log         *slog.Logger
+	tracer      trace.Tracer
+}
+
+// Option configures a Sender.
+type Option func(*Sender)
+
+// WithMaxAttempts bounds the tries per entry (first included); 5 by default.
+func WithMaxAttempts(n int) Option { return func(s *Sender) { s.maxAttempts = max(1, n) } }
+
+// WithBackoff sets the first retry delay, doubled per retry with jitter;
+// 100ms by default.
+func WithBackoff(d time.Duration) Option { return func(s *Sender) { s.baseBackoff = d } }
+
+// WithLogger sets the logger; slog.Default() by default.
+func WithLogger(l *slog.Logger) Option { return func(s *Sender) { s.log = l } }
+
+// New returns a Sender for queueURL.
+func New(client SQS, queueURL string, opts ...Option) *Sender {
+	s := &Sender{
+		client:      client,
+		queueURL:    queueURL,
+		maxAttempts: 5,
+		baseBackoff: 100 * time.Millisecond,
+		log:         slog.Default(),
+		tracer:      otel.Tracer("github.com/graphfleet/graphfleet/shared/sqssend"),
+	}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
+}
+
+// Report tells what one Send did.
+type Report struct {
+	Messages int // messages accepted by SQS
+	Calls    int // SendMessageBatch calls made, retries included
+	Retried  int // entries sent more than once
+	Bytes    int // bytes of bodies and attributes accepted
+}
+
+// SendError lists the messages SQS did not accept after all retries, by
+// their index in the slice given to Send.
+type SendError struct {
+	Failed map[int]error
+}
+
+func (e *SendError) Error() string {
+	for i, err := range e.Failed {
+		return fmt.Sprintf("sqssend: %d message(s) not sent, e.g. #%d: %v", len(e.Failed), i, err)
+	}
+	return "sqssend: messages not sent"
+}
+
+// SendBatches encodes and sends batches, one message each. A batch that does
+// not encode is an error before anything is sent: use edgebatch.Split to make
+// batches that fit.
+func (s *Sender) SendBatches(ctx context.Context, batches []*edgebatch.Batch) (Report, error) {
+	msgs := make([]edgebatch.Message, len(batches))
+	for i, b := range batches {
+		m, err := edgebatch.Encode(b)
+		if err != nil {
+			return Report{}, fmt.Errorf("batch %d: %w", i, err)
+		}
+		msgs[i] = m
+	}
+	return s.Send(ctx, msgs)
+}
+
+// Send sends encoded messages in as few SendMessageBatch calls as SQS's limits
+// allow, each message under its own producer span whose context goes into
+// the message's attributes. Entries that fail with a server fault or
+// throttling are retried with backoff; the rest are reported in a *SendError.
+// Messages are not deduplicated or reordered across calls: edge batches are
+// idempotent and order-free by contract.
+func (s *Sender) Send(ctx context.Context, msgs []edgebatch.Message) (Report, error) {
+	var rep Report
+	entries := make([]*entry, len(msgs))
+	for i, m := range msgs {
+		entries[i] = s.newEntry(ctx, i, m)
+	}
+	defer func() {
+		for _, e := range entries {
+			e.end()
+		}
+	}()
+
+	failed := map[int]error{}
+	todo := entries
+	for attempt := 1; len(todo) > 0; attempt++ {
+		if attempt > 1 {
+			if err := sleep(ctx, jitter(s.baseBackoff<<min(attempt-2, 6))); err != nil {
+				for _, e := range todo {
+					failed[e.index] = err
+				}
+				break
+			}
+			rep.Retried += len(todo)
+		}
+		var retry []*entry
+		for _, call := range pack(todo) {
+			rep.Calls++
+			again, err := s.sendCall(ctx, call, &rep)
+			if err != nil {
+				// The whole call failed (the SDK already retried transport
+				// errors): every entry in it is retried or given up.
+				again = call
+			}
+			for _, e := range again {
+				e.lastErr = errors.Join(err, e.lastErr)
+			}
+			retry = append(retry, again...)
+		}
+		todo = nil
+		for _, e := range retry {
+			if attempt >= s.maxAttempts || !e.retryable {
+				failed[e.index] = e.lastErr
+				continue
+			}
+			e.lastErr = nil
+			e.retryable = true
+			todo = append(todo, e)
+		}
+	}
+	for i, err := range failed {
+		entries[i].fail(err)
+	}
+	if len(failed) > 0 {
+		return rep, &SendError{Failed: failed}
+	}
+	return rep, nil
+}
+
+// entry is one message on its way, with its producer span.
+type entry struct {
+	index     int
+	msg       edgebatch.Message
+	size      int
+	span      trace.Span
+	xray      string
+	lastErr   error
+	retryable bool
+	sent      bool
+}
+
+func (s *Sender) newEntry(ctx context.Context, i int, m edgebatch.Message) *entry {
+	ctx, span := s.tracer.Start(ctx, "graphfleet.send", trace.WithSpanKind(trace.SpanKindProducer),
+		trace.WithAttributes(
+			attribute.String("messaging.system", "aws_sqs"),
+			attribute.String("messaging.destination.name", s.queueURL),
+			attribute.String("graphfleet.source", m.Attributes[edgebatch.AttrSource]),
+			attribute.Int("messaging.message.body.size", len(m.Body)),
+		))
+	attrs := make(map[string]string, len(m.Attributes)+2)
+	for k, v := range m.Attributes {
+		attrs[k] = v
+	}
+	propagation.TraceContext{}.Inject(ctx, propagation.MapCarrier(attrs))
+	m.Attributes = attrs
+	return &entry{index: i, msg: m, size: m.Size(), span: span, xray: xrayHeader(span.SpanContext()), retryable: true}
+}
+
+func (e *entry) end() {
+	if e.sent {
+		e.span.SetStatus(codes.Ok, "")
+	}
+	e.span.End()
+}
+
+func (e *entry) fail(err error) {
+	e.span.RecordError(err)
+	e.span.SetStatus(codes.Error, err.Error())
+}
+
+// pack groups entries into calls of at most MaxEntries entries and
+// MaxCallBytes bytes, in order. Every message is at most 1 MiB, so each fits
+// a call of its own.
+func pack(entries []*entry) [][]*entry {
+	var calls [][]*entry
+	var cur []*entry
+	size := 0
+	for _, e := range entries {
+		if len(cur) == MaxEntries || (len(cur) > 0 && size+e.size > MaxCallBytes) {
+			calls = append(calls, cur)
+			cur, size = nil, 0
+		}
+		cur = append(cur, e)
+		size += e.size
+	}
+	if len(cur) > 0 {
+		calls = append(calls, cur)
+	}
+	return calls
+}
+
+// sendCall makes one SendMessageBatch call and returns the entries that
+// failed, each marked retryable or not.
+func (s *Sender) sendCall(ctx context.Context, call []*entry, rep *Report) ([]*entry, error) {
+	in := &sqs.SendMessageBatchInput{QueueUrl: aws.String(s.queueURL), Entries: make([]types.SendMessageBatchRequestEntry, len(call))}
+	for i, e := range call {
+		attrs := make(map[string]types.MessageAttributeValue, len(e.msg.Attributes))
+		for k, v := range e.msg.Attributes {
+			attrs[k] = types.MessageAttributeValue{DataType: aws.String("String"), StringValue: aws.String(v)}
+		}
+		in.Entries[i] = types.SendMessageBatchRequestEntry{
+			Id:                aws.String(strconv.Itoa(i)),
+			MessageBody:       aws.String(e.msg.Body),
+			MessageAttributes: attrs,
+		}
+		if e.xray != "" {
+			in.Entries[i].MessageSystemAttributes = map[string]types.MessageSystemAttributeValue{
+				"AWSTraceHeader": {DataType: aws.String("String"), StringValue: aws.String(e.xray)},
+			}
+		}
+	}
+	out, err := s.client.SendMessageBatch(ctx, in)
+	if err != nil {
+		for _, e := range call {
+			e.retryable = ctx.Err() == nil
+		}
+		return nil, fmt.Errorf("SendMessageBatch to %s: %w", s.queueURL, err)
+	}
+	failedIdx := make(map[int]bool, len(out.Failed))
+	var again []*entry
+	for _, f := range out.Failed {
+		i, err := strconv.Atoi(aws.ToString(f.Id))
+		if err != nil || i < 0 || i >= len(call) {
+			continue
+		}
+		failedIdx[i] = true
+		e := call[i]
+		// SenderFault means the entry itself is wrong (too large, bad
+		// attribute): sending it again cannot succeed.
+		e.retryable = !f.SenderFault
+		e.lastErr = fmt.Errorf("%s: %s", aws.ToString(f.Code), aws.ToString(f.Message))
+		again = append(again, e)
+	}
+	for i, e := range call {
+		if !failedIdx[i] {
+			e.sent = true
+			rep.Messages++
+			rep.Bytes += e.size
+		}
+	}
+	if len(out.Failed) > 0 {
+		s.log.WarnContext(ctx, "some messages were not accepted", "failed", len(out.Failed), "of", len(call))
+	}
+	return again, nil
+}
