@@ -1,0 +1,31 @@
+# graphfleet's everyday commands. The README starts with the first two.
+.PHONY: up test deps bench bench-standin vet
+
+# Node tooling (the SQS emulator, pinned in package-lock.json).
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund
+
+deps: node_modules/.package-lock.json
+	go mod download
+
+# Run graphfleet locally: SQS emulator, Neptune stand-in, a worker and the
+# PetSite demo producer; prints the graph filling until Ctrl-C.
+up: deps
+	go run ./shared/devstack/cmd/devstack
+
+# Every test, with the race detector. Tests start the servers they need
+# (the SQS emulator as a child process, the stand-in in-process).
+test: deps
+	go test -race -count=1 ./...
+
+vet:
+	gofmt -l . | (! grep .)
+	go vet ./...
+
+# Benchmarks: the ingestion path end to end (see README for the figures).
+bench: deps
+	go test -run '^$$' -bench . -benchtime 1x -timeout 30m ./worker/
+
+# The stand-in alone: requests/s and records/s it sustains.
+bench-standin:
+	go test -run '^$$' -bench . ./shared/neptunelocal/
