@@ -409,3 +409,14 @@ func redactURL(s string) string {
 	}
 	return u.Scheme + "://" + u.Host + u.Path
 }
+
+// RequestsFor is how many requests Write makes for b when none fails: its
+// vertex chunks plus its edge chunks at recordsPerRequest (200 when zero).
+func RequestsFor(b *edgebatch.Batch, recordsPerRequest int) int {
+	if recordsPerRequest <= 0 {
+		recordsPerRequest = 200
+	}
+	st := stamp{source: b.Source, snapshot: b.Snapshot}
+	return len(chunk(st, b.Vertices, func(v edgebatch.Vertex) map[string]any { return v.Props }, recordsPerRequest)) +
+		len(chunk(st, b.Edges, func(e edgebatch.Edge) map[string]any { return e.Props }, recordsPerRequest))
+}

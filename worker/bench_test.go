@@ -1,0 +1,103 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/graphfleet/graphfleet/producer/demo"
+	"github.com/graphfleet/graphfleet/shared/devstack"
+	"github.com/graphfleet/graphfleet/shared/edgebatch"
+	"github.com/graphfleet/graphfleet/shared/neptunelocal"
+	"github.com/graphfleet/graphfleet/worker/neptune"
+)
+
+// BenchmarkIngest measures the whole path, producer's send to the edge in the
+// graph, through the real SQS emulator and a worker process, with the stand-in
+// delaying every Neptune request by 10 ms (a realistic round trip to a busy
+// writer). It reports per delivery of the data set:
+//
+//	neptune-requests   Neptune requests the worker made
+//	records/request    records (labels and properties) per request
+//	wall-ms            from the first SendMessageBatch to the last edge written
+//	worker-cpu-us/edge worker CPU (user+system) per edge
+//
+//	go test -run '^$' -bench Ingest -benchtime 1x ./worker/
+func BenchmarkIngest(b *testing.B) {
+	b.Run("calls-100-services-40", func(b *testing.B) {
+		src := demo.New(1, 1).Calls(time.Now())
+		benchIngest(b, src, 20)
+	})
+	b.Run("edges-100k", func(b *testing.B) {
+		benchIngest(b, topology(20_000, 5, time.Now()), 1)
+	})
+}
+
+// benchIngest delivers src rounds times per iteration, each round a new
+// observation of the same graph, as a discovery schedule would.
+func benchIngest(b *testing.B, src *edgebatch.Batch, rounds int) {
+	st := startStack(b, devstack.Options{Neptune: neptunelocal.Options{Faults: neptunelocal.Faults{Latency: 10 * time.Millisecond}}})
+	batches, err := edgebatch.Split(src, edgebatch.SplitLimits{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	w := startWorker(b, st, "LOG_LEVEL=warn")
+	eventually(b, time.Minute, "worker connected", func() (bool, string) {
+		return st.Neptune.Stats().ConnectionsOpen > 0, ""
+	})
+	edges := len(src.Edges)
+	var wall time.Duration
+	before := st.Neptune.Stats()
+	cpuBefore := cpuTime(b, w.cmd.Process.Pid)
+	for i := 0; i < b.N*rounds; i++ {
+		target := st.Neptune.Stats().Committed
+		want := target + int64(expectedRequests(batches))
+		start := time.Now()
+		send(b, st, batches)
+		eventually(b, 5*time.Minute, "all requests of the round committed", func() (bool, string) {
+			c := st.Neptune.Stats().Committed
+			return c >= want, fmt.Sprintf("%d of %d", c-target, want-target)
+		})
+		wall += time.Since(start)
+	}
+	cpu := cpuTime(b, w.cmd.Process.Pid) - cpuBefore
+	after := st.Neptune.Stats()
+	if v, e := st.Neptune.Graph().Counts(); e != edges || v != len(src.Vertices) {
+		b.Fatalf("graph has %d vertices and %d edges, want %d and %d", v, e, len(src.Vertices), edges)
+	}
+	n := float64(b.N * rounds)
+	requests := float64(after.Committed - before.Committed)
+	b.ReportMetric(requests/n, "neptune-requests")
+	b.ReportMetric(float64(after.Records-before.Records)/requests, "records/request")
+	b.ReportMetric(float64(wall.Milliseconds())/n, "wall-ms")
+	b.ReportMetric(float64(cpu.Microseconds())/(n*float64(edges)), "worker-cpu-us/edge")
+	b.ReportMetric(float64(len(batches)), "messages")
+}
+
+// expectedRequests is how many Neptune requests the worker makes for the
+// batches at the default 200 records, computed by the writer's own chunking,
+// so a round is known to be complete even though every edge already exists.
+func expectedRequests(batches []*edgebatch.Batch) int {
+	n := 0
+	for _, b := range batches {
+		n += neptune.RequestsFor(b, 0)
+	}
+	return n
+}
+
+// cpuTime reads a process's user+system CPU time from /proc (Linux).
+func cpuTime(b testing.TB, pid int) time.Duration {
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		b.Fatal(err)
+	}
+	// Fields after the command name (which may contain spaces) in parentheses.
+	fields := strings.Fields(string(raw[strings.LastIndexByte(string(raw), ')')+2:]))
+	utime, _ := strconv.ParseInt(fields[11], 10, 64)
+	stime, _ := strconv.ParseInt(fields[12], 10, 64)
+	const ticksPerSecond = 100 // USER_HZ on Linux
+	return time.Duration(utime+stime) * time.Second / ticksPerSecond
+}
