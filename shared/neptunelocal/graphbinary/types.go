@@ -10,13 +10,19 @@
 //	Double   float64        Float     float32      Boolean bool      String string
 //	Date/Timestamp time.Time UUID     uuid.UUID    null   nil
 //	List     []any          Set       Set          Map    map[any]any
-//	BigInteger *big.Int
+//	BigInteger *big.Int     ByteBuffer []byte     Duration time.Duration
 //
-// and to the types below for the rest. A wire type the codec does not know is an
-// error naming the type code, never a silent skip.
+// and to the types below for the rest, as values (Vertex, P, Traverser, Enum,
+// ...) except Bytecode, which is always a *Bytecode. WriteValue also accepts
+// pointers to them. A wire type the codec does not know is an error naming the
+// type code, never a silent skip. A null of any type decodes to nil.
 package graphbinary
 
-import "github.com/google/uuid"
+import (
+	"math/big"
+
+	"github.com/google/uuid"
+)
 
 // Request is a client's request message: {op, processor, args}. For the
 // bytecode op, Args["gremlin"] is a *Bytecode and Args["aliases"] maps the
@@ -140,4 +146,24 @@ type Lambda struct {
 	Script   string
 	Language string
 	Args     int32
+}
+
+// Path is a path() result: the objects a traverser visited, each with the set
+// of step labels it was given (Labels[i] labels Objects[i]; each Set holds
+// strings).
+type Path struct {
+	Labels  []Set
+	Objects []any
+}
+
+// BigDecimal is Unscaled × 10^-Scale, as Java's BigDecimal. The codec only
+// carries it; gremlin-go sends one for a gremlingo.BigDecimal argument.
+type BigDecimal struct {
+	Unscaled *big.Int
+	Scale    int32
+}
+
+// Class is a GraphBinary Class: a Java class name (gremlin-go's GremlinType).
+type Class struct {
+	Name string
 }
