@@ -83,9 +83,15 @@ func (c *conn) readLoop() {
 		c.srv.stats.requests.Add(1)
 		req, err := graphbinary.ReadRequest(msg)
 		if err != nil {
+			c.srv.stats.malformed.Add(1)
+			if req != nil && req.ID != uuid.Nil {
+				// The id was read: answer that request alone, so the
+				// client's other requests on this connection go on.
+				c.fail(req.ID, statusInvalidRequest, "MalformedQueryException", "cannot read request: "+err.Error())
+				continue
+			}
 			// Without a request id the client cannot match an answer to a
 			// request; tell it why and close, as Gremlin Server does.
-			c.srv.stats.malformed.Add(1)
 			c.closeWith(websocket.CloseInvalidFramePayloadData, truncate("cannot read request: "+err.Error(), 120))
 			return
 		}

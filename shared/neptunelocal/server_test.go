@@ -42,6 +42,31 @@ func connect(t testing.TB, url string, settings ...func(*gremlingo.DriverRemoteC
 	return gremlingo.Traversal_().WithRemote(conn)
 }
 
+// connectAbandoned opens a connection the test will see dropped. It is never
+// used or closed after the drop: gremlin-go v3.7.4 writes a connection's state
+// from its read loop without synchronisation when the connection fails, so
+// touching it afterwards is a data race inside the driver that -race reports.
+func connectAbandoned(t testing.TB, url string) *gremlingo.GraphTraversalSource {
+	t.Helper()
+	conn, err := gremlingo.NewDriverRemoteConnection(url, func(s *gremlingo.DriverRemoteConnectionSettings) { s.LogVerbosity = gremlingo.Off })
+	if err != nil {
+		t.Fatalf("connect: %v", err)
+	}
+	return gremlingo.Traversal_().WithRemote(conn)
+}
+
+// eventuallyClosed waits for the server to count its connections closed.
+func eventuallyClosed(t testing.TB, srv *neptunelocal.Server) {
+	t.Helper()
+	for range 200 {
+		if srv.Stats().ConnectionsOpen == 0 {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("%d connections still open after the outage began", srv.Stats().ConnectionsOpen)
+}
+
 // upsertService is the writer's shape: id-keyed mergeV, label and create-only
 // fields in onCreate, refreshed fields with single cardinality in onMatch.
 func upsertService(g *gremlingo.GraphTraversalSource, id, name string, requests int64) *gremlingo.GraphTraversal {
@@ -272,18 +297,21 @@ func TestFaults(t *testing.T) {
 		}
 	})
 
-	t.Run("a dropped connection fails the request after applying it, and the driver reconnects", func(t *testing.T) {
+	t.Run("a dropped connection fails the request after applying it, and a new connection works", func(t *testing.T) {
 		t.Parallel()
 		srv := start(t, neptunelocal.Options{Faults: neptunelocal.Faults{DropRate: 1}})
-		g := connect(t, srv.URL())
+		g := connectAbandoned(t, srv.URL())
 		if _, err := upsertService(g, "svc:d", "d", 1).Id().ToList(); err == nil {
 			t.Fatal("the request succeeded although its connection was dropped")
 		}
 		if v, _ := srv.Graph().Counts(); v != 1 {
 			t.Fatalf("graph has %d vertices; the dropped request should have been applied", v)
 		}
+		if n := srv.Stats().InjectedConnectionDrops; n != 1 {
+			t.Fatalf("%d drops counted, want 1", n)
+		}
 		_ = srv.SetFaults(neptunelocal.Faults{})
-		if _, err := g.V("svc:d").Count().ToList(); err != nil {
+		if _, err := connect(t, srv.URL()).V("svc:d").Count().ToList(); err != nil {
 			t.Fatalf("after the drop: %v", err)
 		}
 	})
@@ -312,18 +340,18 @@ func TestFaults(t *testing.T) {
 		}
 	})
 
-	t.Run("an outage refuses connections until the server comes back with its graph", func(t *testing.T) {
+	t.Run("an outage drops connections and refuses new ones until the server comes back with its graph", func(t *testing.T) {
 		t.Parallel()
 		srv := start(t, neptunelocal.Options{})
-		g := connect(t, srv.URL())
+		g := connectAbandoned(t, srv.URL())
 		if _, err := upsertService(g, "svc:o", "o", 1).Id().ToList(); err != nil {
 			t.Fatal(err)
 		}
 		if err := srv.SetDown(true); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := g.V("svc:o").Count().ToList(); err == nil {
-			t.Fatal("a request succeeded during the outage")
+		if n := srv.Stats().ConnectionsOpen; n != 0 {
+			eventuallyClosed(t, srv)
 		}
 		if _, err := gremlingo.NewDriverRemoteConnection(srv.URL(), func(s *gremlingo.DriverRemoteConnectionSettings) { s.LogVerbosity = gremlingo.Off }); err == nil {
 			t.Fatal("a connection was accepted during the outage")
@@ -331,7 +359,7 @@ func TestFaults(t *testing.T) {
 		if err := srv.SetDown(false); err != nil {
 			t.Fatal(err)
 		}
-		rs, err := g.V("svc:o").Count().ToList()
+		rs, err := connect(t, srv.URL()).V("svc:o").Count().ToList()
 		if err != nil {
 			t.Fatalf("after the outage: %v", err)
 		}
