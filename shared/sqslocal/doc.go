@@ -35,21 +35,15 @@
 //     MessageSystemAttributeNames is ignored. Ask through both: real SQS
 //     honours either.
 //  2. A long poll (WaitTimeSeconds > 0) ends early only once it holds
-//     MaxNumberOfMessages messages. With MaxNumberOfMessages 10 and one
-//     message available, ReceiveMessage waits the whole WaitTimeSeconds and
-//     then returns that one; SQS returns as soon as messages are available.
-//     Messages collected meanwhile are already in flight: their visibility
-//     timeout runs while the request is still waiting (with a visibility
-//     timeout shorter than the wait, one message can be collected twice into
-//     one response). Locally, expect up to WaitTimeSeconds of extra latency
-//     when the queue holds fewer than MaxNumberOfMessages; do not tune
-//     pollers or lag alarms on it.
+//     MaxNumberOfMessages messages; SQS returns as soon as any is available.
+//     CORRECTED by server.mjs: clients talk to a proxy that turns a long poll
+//     into short polls every 20 ms until a message arrives or the wait ends,
+//     so local latency figures mean what they would on SQS
+//     (TestLongPollReturnsOnceAMessageArrives).
 //  3. ApproximateNumberOfMessages counts in-flight messages as well as
-//     visible ones (it excludes only delayed messages);
-//     ApproximateNumberOfMessagesNotVisible is right. On SQS the first counts
-//     visible messages only. Locally the visible backlog is the difference of
-//     the two, so depth-driven logic (pollers, replay turns, the push API's
-//     HTTP 429) sees a deeper backlog than SQS would report.
+//     visible ones. CORRECTED by the same proxy, which subtracts
+//     ApproximateNumberOfMessagesNotVisible, so depth-driven logic sees what
+//     SQS would report (TestApproximateNumberOfMessagesCountsVisibleOnly).
 //  4. ChangeMessageVisibility counts as a receive: every call (a heartbeat,
 //     or a release with timeout 0) increments ApproximateReceiveCount, and
 //     when the new timeout expires with the count at maxReceiveCount the
