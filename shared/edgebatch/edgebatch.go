@@ -2,6 +2,15 @@
 // edge batch v1 (see DESIGN.md, "The message: edge batch v1"). It holds the
 // types, the one validator, the one codec and the splitter. Producers, the push
 // API and workers all use this package; nothing else parses a batch.
+//
+// A producer builds one Batch holding everything a discovery found, Split
+// cuts it into batches that each fit one SQS message (numbering a snapshot's
+// batches and appending its seal), and Encode turns each into a Message. A
+// worker calls Decode on what it receives; any error wraps ErrMalformed, and
+// Reason(err) is what goes in the DLQ's "error" attribute. Validate is the one
+// set of rules; Encode, Decode and Split all apply it. Ids come from
+// ServiceID, AWSLabel, EdgeID and EdgeIDWithKey, never from string
+// concatenation elsewhere: Validate checks every edge id against its endpoints.
 package edgebatch
 
 import "time"

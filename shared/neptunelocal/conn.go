@@ -275,7 +275,7 @@ func (c *conn) write(r *graphbinary.Response) bool {
 func statusForCode(code string) int32 {
 	switch code {
 	case "MalformedQueryException", "InvalidParameterException", "UnsupportedOperationException",
-		"ConstraintViolationException", "IllegalArgumentException", "BadRequestException":
+		"ConstraintViolationException", "IllegalArgumentException", "BadRequestException", "QueryTooLargeException":
 		return statusInvalidRequest
 	}
 	return statusServerError

@@ -48,6 +48,11 @@ func (c *compiler) compile(bc *graphbinary.Bytecode, root bool) (*traversal, err
 		}
 		return nil, malformed("An anonymous traversal cannot have source instructions (%s)", bc.Sources[0].Operator)
 	}
+	// c.mutating is reset for this traversal so that it tells whether a
+	// step so far (nested ones included) writes; it is or-ed back at the end.
+	outer := c.mutating
+	c.mutating = false
+	defer func() { c.mutating = outer || c.mutating }()
 	tr := &traversal{}
 	for _, ins := range bc.Steps {
 		op, args := ins.Operator, ins.Args
@@ -141,6 +146,13 @@ func (c *compiler) compile(bc *graphbinary.Bytecode, root bool) (*traversal, err
 		start := root && len(tr.steps) == 0
 		if start && !startSteps[op] {
 			return nil, malformed("%s() cannot start a traversal; a traversal starts with V(), E(), addV(), addE(), mergeV(), mergeE() or inject()", op)
+		}
+		if (op == "limit" || op == "range") && c.mutating {
+			// TinkerPop evaluates lazily: how many upstream writes happen
+			// before limit() stops pulling is an artefact of its iterators
+			// (it pulls one traverser past the limit). Refuse rather than
+			// guess.
+			return nil, unsupported("%s() after a step that writes to the graph is not supported by the local Neptune stand-in: TinkerPop's lazy evaluation decides how many writes happen", op)
 		}
 		impl, err := c.step(op, args, start)
 		if err != nil {

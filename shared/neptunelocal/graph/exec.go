@@ -427,13 +427,65 @@ func (x *execCtx) sub(tr *traversal, t *trav) ([]*trav, error) {
 	return x.run(tr, []*trav{t.clone()})
 }
 
-// first runs a nested traversal and returns its first value.
+// first runs a nested traversal until its first value, the way TinkerPop's
+// next() does: steps up to the last barrier (count, fold, dedup, range) run
+// over all traversers, the rest depth-first, one traverser at a time, so
+// writes after the last barrier happen only for the traverser that yields
+// the first value.
 func (x *execCtx) first(tr *traversal, t *trav) (any, bool, error) {
-	out, err := x.sub(tr, t)
-	if err != nil || len(out) == 0 {
-		return nil, false, err
+	steps := tr.steps
+	cur := []*trav{t.clone()}
+	last := -1
+	for i, s := range steps {
+		switch s.impl.(type) {
+		case countStep, foldStep, dedupStep, *rangeStep:
+			last = i
+		}
 	}
-	return out[0].val, true, nil
+	if last >= 0 {
+		var err error
+		if cur, err = x.run(&traversal{steps: steps[:last+1]}, cur); err != nil {
+			return nil, false, err
+		}
+		steps = steps[last+1:]
+	}
+	for _, c := range cur {
+		r, err := x.depthFirst(steps, c)
+		if err != nil || r != nil {
+			return valOf(r), r != nil, err
+		}
+	}
+	return nil, false, nil
+}
+
+func valOf(t *trav) any {
+	if t == nil {
+		return nil
+	}
+	return t.val
+}
+
+func (x *execCtx) depthFirst(steps []*stepNode, t *trav) (*trav, error) {
+	if len(steps) == 0 {
+		return t, nil
+	}
+	out, err := x.run(&traversal{steps: steps[:1]}, []*trav{t})
+	if err != nil {
+		return nil, err
+	}
+	for _, o := range out {
+		r, err := x.depthFirst(steps[1:], o)
+		if err != nil || r != nil {
+			return r, err
+		}
+	}
+	return nil, nil
+}
+
+// exists reports whether a nested traversal yields anything (hasNext()).
+func (x *execCtx) exists(tr *traversal, t *trav) (bool, error) {
+	_, ok, err := x.first(tr, t)
+	return ok, err
 }
 
 // mustFirst is TraversalUtil.apply: the traversal must produce a value.

@@ -1,18 +1,3 @@
-// Package graph is the in-memory property graph and Gremlin traversal executor
-// of graphfleet's local Amazon Neptune stand-in.
-//
-// A traversal arrives as *graphbinary.Bytecode and runs as one transaction:
-// either every change it makes is kept, or (on any error, including a
-// cancelled context) none is. Writers are serialised by one lock held for the
-// whole traversal; read-only traversals, Dump and Counts share a read lock and
-// so always see committed state.
-//
-// Where Neptune differs from TinkerGraph the engine follows Neptune: ids are
-// strings (generated ids are UUID strings), the default vertex property
-// cardinality is set, list cardinality and meta-properties are refused,
-// vertices may carry several labels joined with "::", and an addV() with an
-// existing id fails unless it adds a new label. See the README-style notes on
-// each step in exec.go and merge.go.
 package graph
 
 import (

@@ -214,6 +214,17 @@ func TestMergeE(t *testing.T) {
 			},
 		},
 		{
+			name:    "mergeE searches edge properties too",
+			q:       g().s("mergeE", m(dOut, "marko", dIn, "lop", tLabel, "created", "weight", 0.4)).s("id"),
+			results: []any{"c1"},
+		},
+		{
+			name: "option(Merge.outV) may be a Map used to find the vertex",
+			q: g().s("mergeE", m(tLabel, "likes", dOut, mOutV, dIn, "lop")).
+				s("option", mOutV, m(tLabel, "person", "name", "vadas")).s("outV").s("id"),
+			results: []any{"vadas"},
+		},
+		{
 			name: "mergeE after mergeV in one request can use the new vertices",
 			q: g().s("mergeV", m(tID, "s1")).s("mergeV", m(tID, "s2")).
 				s("mergeE", m(tID, "s1>s2")).s("option", onCreate, m(dOut, "s1", dIn, "s2", tLabel, "calls")).s("id"),
@@ -261,6 +272,7 @@ func TestMergeRefusals(t *testing.T) {
 		{"list cardinality in a CardinalityValue is refused", g().s("mergeV", m(tID, "n")).s("option", onCreate, m("k", cv(list, "v"))), CodeUnsupportedOperation, "list"},
 		{"Merge.outV is not an option of mergeV", g().s("mergeV", m(tID, "n")).s("option", mOutV, m()), CodeUnsupportedOperation, "Option outV for Merge is not supported"},
 		{"a mid-traversal mergeV refuses a vertex for an onMatch traversal", g().s("V", "marko").s("mergeV", m(tID, "marko")).s("option", onMatch, anon().s("constant", m("a", "b")).B()), CodeInvalidParameter, "The incoming traverser for MergeVertexStep cannot be an Element"},
+		{"option(onCreate, map, single) also wraps T.label, which TinkerPop then refuses", g().s("mergeV", m(tID, "new")).s("option", onCreate, m(tLabel, "L", "k", "v"), single), CodeInvalidParameter, "expect T.label value to be of String - found: CardinalityValueTraversal"},
 		{"a start mergeV needs a map", g().s("mergeV"), CodeMalformedQuery, "needs a Map"},
 		{"an onCreate property value of an unsupported type is refused", g().s("mergeV", m(tID, "n")).s("option", onCreate, m("k", []any{int32(1)})), CodeUnsupportedOperation, "java.util.ArrayList"},
 	}

@@ -89,6 +89,11 @@ func TestReadSteps(t *testing.T) {
 		{"is filters values", g().s("V").s("values", "age").s("is", p("gt", int32(30))), []any{int32(32), int32(35)}},
 		{"none discards everything", g().s("V").s("none"), nil},
 
+		{"is compares booleans", g().s("inject", true, false, true).s("is", true).s("count"), []any{int64(2)}},
+		{"dedup compares lists by value", g().s("inject", []any{int32(1)}, []any{int32(1)}, []any{int32(2)}).s("dedup").s("count"), []any{int64(2)}},
+		{"P.within finds vertex references", g().s("V").s("is", p("within", lop, marko)).s("id"), []any{"marko", "lop"}},
+		{"hasLabel on edges", g().s("E").s("hasLabel", "knows").s("count"), []any{int64(2)}},
+
 		// branches
 		{"coalesce takes the first productive branch", g().s("V", "marko", "lop").s("coalesce", anon().s("values", "age").B(), anon().s("constant", "none").B()), []any{int32(29), "none"}},
 		{"union concatenates branches", g().s("V", "marko").s("union", anon().s("values", "name").B(), anon().s("values", "age").B()), []any{"marko", int32(29)}},
@@ -111,6 +116,7 @@ func TestReadSteps(t *testing.T) {
 		{"select a side effect", g().src("withSideEffect", "s", "se").s("inject", int32(1)).s("select", "s"), []any{"se"}},
 		{"project with by modulators", g().s("V", "marko").s("project", "name", "out", "id").s("by", "name").s("by", anon().s("out").s("count").B()).s("by", tID),
 			[]any{m("name", "marko", "out", int64(3), "id", "marko")}},
+		{"select by a token", g().s("V", "lop").s("as", "a").s("select", "a").s("by", tLabel), []any{"software"}},
 		{"project leaves out keys whose by yields nothing", g().s("V", "lop").s("project", "age").s("by", "age"), []any{m()}},
 
 		// adjacency

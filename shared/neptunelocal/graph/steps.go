@@ -1240,15 +1240,15 @@ func (s *andOrStep) run(x *execCtx, in []*trav) ([]*trav, error) {
 	for _, t := range in {
 		keep := s.and
 		for _, tr := range s.trs {
-			r, err := x.sub(tr, t)
+			ok, err := x.exists(tr, t)
 			if err != nil {
 				return nil, err
 			}
-			if s.and && len(r) == 0 {
+			if s.and && !ok {
 				keep = false
 				break
 			}
-			if !s.and && len(r) > 0 {
+			if !s.and && ok {
 				keep = true
 				break
 			}
@@ -1298,11 +1298,11 @@ type filterTraversalStep struct {
 func (s *filterTraversalStep) run(x *execCtx, in []*trav) ([]*trav, error) {
 	out := in[:0:0]
 	for _, t := range in {
-		r, err := x.sub(s.tr, t)
+		ok, err := x.exists(s.tr, t)
 		if err != nil {
 			return nil, err
 		}
-		if (len(r) > 0) != s.negate {
+		if ok != s.negate {
 			out = append(out, t)
 		}
 	}

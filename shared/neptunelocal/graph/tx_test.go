@@ -193,3 +193,33 @@ func TestSourcesAndBindings(t *testing.T) {
 		}
 	})
 }
+
+func TestLazyEvaluation(t *testing.T) {
+	t.Run("a by() traversal stops at its first value, writing only for it", func(t *testing.T) {
+		gr := modern(t)
+		res := run(t, gr, g().s("V", "marko").s("project", "p").s("by", anon().s("out").s("property", "touched", true).s("values", "name").B()))
+		same(t, res, []any{m("p", "vadas")})
+		same(t, run(t, gr, g().s("V").s("has", "touched").s("id")), []any{"vadas"})
+	})
+	t.Run("where() only needs one result", func(t *testing.T) {
+		gr := modern(t)
+		run(t, gr, g().s("V", "marko").s("where", anon().s("out").s("property", "seen", true).B()))
+		same(t, run(t, gr, g().s("V").s("has", "seen").s("count")), []any{int64(1)})
+	})
+	t.Run("a barrier before the first value runs over every traverser", func(t *testing.T) {
+		gr := modern(t)
+		res := run(t, gr, g().s("V", "marko").s("project", "n").s("by", anon().s("out").s("property", "seen", true).s("count").B()))
+		same(t, res, []any{m("n", int64(3))})
+		same(t, run(t, gr, g().s("V").s("has", "seen").s("count")), []any{int64(3)})
+	})
+	t.Run("limit after a write is refused rather than guessed", func(t *testing.T) {
+		gr := New()
+		mustFail(t, gr, g().s("inject", int32(1), int32(2), int32(3)).s("addV", "x").s("limit", int32(1)), CodeUnsupportedOperation, "limit() after a step that writes")
+		mustFail(t, gr, g().s("inject", int32(1)).s("sideEffect", anon().s("addV", "x").B()).s("range", int32(0), int32(1)), CodeUnsupportedOperation, "range()")
+	})
+	t.Run("limit before a write is fine", func(t *testing.T) {
+		gr := modern(t)
+		run(t, gr, g().s("V").s("hasLabel", "person").s("limit", int32(2)).s("property", "top", true))
+		same(t, run(t, gr, g().s("V").s("has", "top").s("id")), []any{"marko", "vadas"})
+	})
+}

@@ -49,6 +49,10 @@ func TestAddV(t *testing.T) {
 		same(t, run(t, gr, g().s("V").s("hasLabel", "B").s("id")), []any{"x"})
 		same(t, run(t, gr, g().s("V").s("hasLabel", "A::B").s("count")), []any{int64(0)})
 	})
+	t.Run("addV takes its label from a traversal", func(t *testing.T) {
+		gr := New()
+		same(t, run(t, gr, g().s("inject", "Dyn").s("addV", anon().s("identity").B()).s("label")), []any{"Dyn"})
+	})
 	t.Run("addV mid-traversal adds one vertex per traverser", func(t *testing.T) {
 		gr := New()
 		run(t, gr, g().s("inject", int32(1), int32(2), int32(3)).s("addV", "n"))
