@@ -19,7 +19,7 @@ up: deps
 # process, the stand-in in-process).
 test: deps
 	go test -race -count=1 ./...
-	go test -count=1 -run ConnectionLoss ./...
+	go test -count=1 -run ConnectionLoss ./worker/neptune/
 
 vet:
 	gofmt -l . | (! grep .)
