@@ -564,8 +564,9 @@ func TestInspection(t *testing.T) {
 		if err := json.Unmarshal(get("/stats"), &st); err != nil {
 			t.Fatal(err)
 		}
-		// mergeV, option, option, id: 4 steps; records: 1 (search) + 4 (onCreate) + 2 (onMatch).
-		if st.Requests != 1 || st.Steps != 4 || st.Records != 7 || st.Vertices != 1 || st.Committed != 1 {
+		// mergeV, option, option, id: 4 steps; records: the label and the
+		// properties name, requests, first_seen, each counted once.
+		if st.Requests != 1 || st.Steps != 4 || st.Records != 4 || st.Vertices != 1 || st.Committed != 1 {
 			t.Fatalf("stats = %+v", st)
 		}
 	})

@@ -87,29 +87,47 @@ func (s *Server) Stats() Stats {
 }
 
 // countRecords counts what Neptune's upsert guidance calls records: each
-// label and each property a write step carries. For mergeV/mergeE that is
-// every entry of their maps (search map and options), for addV/addE the
-// label, for property() one.
+// label and each property a write step carries. An upsert (mergeV or mergeE
+// and the option steps that follow it) counts the distinct keys of its maps
+// once, whether a key is in onCreate, onMatch or both, leaving out T.id and
+// the from/to keys, which name the element rather than write to it; addV and
+// addE count their label, property() one each.
 func countRecords(bc *graphbinary.Bytecode) int {
 	n := 0
+	var upsert map[any]struct{} // keys of the upsert being read, nil outside one
+	flush := func() {
+		n += len(upsert)
+		upsert = nil
+	}
+	addKeys := func(args []any) {
+		for _, a := range args {
+			m, ok := a.(map[any]any)
+			if !ok {
+				continue
+			}
+			for k := range m {
+				if e, ok := k.(graphbinary.Enum); ok && (e.Type == graphbinary.EnumDirection || (e.Type == graphbinary.EnumT && e.Value == "id")) {
+					continue
+				}
+				upsert[k] = struct{}{}
+			}
+		}
+	}
 	for _, in := range bc.Steps {
 		switch in.Operator {
-		case "addV", "addE":
-			n++
-		case "property":
-			n++
 		case "mergeV", "mergeE":
-			for _, a := range in.Args {
-				if m, ok := a.(map[any]any); ok {
-					n += len(m)
-				}
-			}
+			flush()
+			upsert = map[any]struct{}{}
+			addKeys(in.Args)
 		case "option":
-			for _, a := range in.Args {
-				if m, ok := a.(map[any]any); ok {
-					n += len(m)
-				}
+			if upsert != nil {
+				addKeys(in.Args)
 			}
+		case "addV", "addE", "property":
+			flush()
+			n++
+		default:
+			flush()
 		}
 		for _, a := range in.Args {
 			if nested, ok := a.(*graphbinary.Bytecode); ok {
@@ -117,5 +135,6 @@ func countRecords(bc *graphbinary.Bytecode) int {
 			}
 		}
 	}
+	flush()
 	return n
 }

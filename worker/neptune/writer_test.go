@@ -81,6 +81,9 @@ func TestWriteBatch(t *testing.T) {
 		if st.Committed != int64(res.Requests) || res.Requests != neptune.RequestsFor(b, 0) {
 			t.Fatalf("%d requests committed, writer says %d, plan says %d", st.Committed, res.Requests, neptune.RequestsFor(b, 0))
 		}
+		if st.Records != int64(res.Records) {
+			t.Fatalf("the stand-in counted %d records, the writer %d", st.Records, res.Records)
+		}
 		if res.Requests > 15 {
 			t.Fatalf("%d requests; the point is a handful, not hundreds", res.Requests)
 		}
