@@ -66,7 +66,7 @@ func parseConfig(args []string) (config, error) {
 	processors := fs.Int("PROCESSORS", 8, "messages processed at once")
 	pollers := fs.Int("POLLERS", 1, "concurrent long polls")
 	visibility := fs.Duration("VISIBILITY_TIMEOUT", 30*time.Second, "visibility asked for on receive and kept up by the heartbeat")
-	stopTimeout := fs.Duration("STOP_TIMEOUT", 20*time.Second, "time allowed to finish held work on SIGTERM (keep under the ECS stopTimeout)")
+	stopTimeout := fs.Duration("STOP_TIMEOUT", 25*time.Second, "time allowed on SIGTERM to finish the last long poll and held work (keep under the ECS stopTimeout)")
 	healthAddr := fs.String("HEALTH_ADDR", ":8080", "address of /healthz and /stats")
 	logLevel := fs.String("LOG_LEVEL", "info", "debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {

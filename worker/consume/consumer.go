@@ -85,9 +85,11 @@ type Config struct {
 	// held messages to; 30s when zero. Messages are extended once half of it
 	// is left, so a slow write never lets a message reappear.
 	VisibilityTimeout time.Duration
-	// StopTimeout bounds the graceful stop: work in progress gets this long to
-	// finish, then is cancelled and released. 20s when zero (ECS's stop
-	// timeout defaults to 30s).
+	// StopTimeout bounds the graceful stop: a long poll under way and work in
+	// progress get this long to finish, then are cancelled and what is held
+	// is released. 25s when zero (ECS's stop timeout defaults to 30s). A stop
+	// while idle takes up to WaitTime: the last long poll is let finish, so
+	// that messages it takes are released rather than left invisible.
 	StopTimeout time.Duration
 	// Logger; slog.Default() when nil.
 	Logger *slog.Logger
@@ -110,7 +112,7 @@ func (c *Config) setDefaults() {
 		c.VisibilityTimeout = 30 * time.Second
 	}
 	if c.StopTimeout <= 0 {
-		c.StopTimeout = 20 * time.Second
+		c.StopTimeout = 25 * time.Second
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
@@ -214,17 +216,20 @@ func (c *Consumer) Healthy() bool {
 // are flushed. It returns nil after a clean stop.
 func (c *Consumer) Run(ctx context.Context) error {
 	c.lastPoll.Store(time.Now().UnixNano())
-	// work runs on its own context so that stopping receives does not cancel
-	// writes in progress; it is cancelled only when StopTimeout runs out.
-	workCtx, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
-	defer cancelWork()
+	// Receives and work run on contexts of their own, so that the stop
+	// (ctx) ends new receives but neither cuts off a long poll already under
+	// way, whose messages would otherwise be taken from the queue and never
+	// seen, nor writes in progress. Both are cancelled only when StopTimeout
+	// runs out.
+	hardCtx, hardStop := context.WithCancel(context.WithoutCancel(ctx))
+	defer hardStop()
 
 	var pollers, processors, background sync.WaitGroup
 	for range c.cfg.Pollers {
-		pollers.Go(func() { c.poll(ctx) })
+		pollers.Go(func() { c.poll(ctx, hardCtx) })
 	}
 	for range c.cfg.Processors {
-		processors.Go(func() { c.process(workCtx) })
+		processors.Go(func() { c.process(hardCtx) })
 	}
 	ackerDone := make(chan struct{})
 	background.Go(func() { c.ackLoop(ackerDone) })
@@ -234,18 +239,16 @@ func (c *Consumer) Run(ctx context.Context) error {
 	<-ctx.Done()
 	c.stopping.Store(true)
 	c.log.Info("stopping: no more receives", "held", c.Held(), "stop_timeout", c.cfg.StopTimeout)
+	deadline := time.AfterFunc(c.cfg.StopTimeout, func() {
+		c.log.Warn("stop timeout reached: cancelling receives and writes in progress")
+		hardStop()
+	})
+	defer deadline.Stop()
+	// A long poll under way finishes (at most WaitTime); what it brings is
+	// released by the processors, which release everything not yet started.
 	pollers.Wait()
-	close(c.work) // processors drain what is queued, releasing what they do not start
-
-	finished := make(chan struct{})
-	go func() { processors.Wait(); close(finished) }()
-	select {
-	case <-finished:
-	case <-time.After(c.cfg.StopTimeout):
-		c.log.Warn("stop timeout reached: cancelling writes in progress")
-		cancelWork()
-		<-finished
-	}
+	close(c.work)
+	processors.Wait()
 	close(ackerDone)
 	stopHeartbeat()
 	background.Wait()
@@ -255,26 +258,26 @@ func (c *Consumer) Run(ctx context.Context) error {
 }
 
 // poll receives while there is room, and blocks while there is none: the
-// room tokens are the backpressure.
-func (c *Consumer) poll(ctx context.Context) {
+// room tokens are the backpressure. ctx ends the polling; receiveCtx, which
+// outlives it until the stop timeout, bounds each receive.
+func (c *Consumer) poll(ctx, receiveCtx context.Context) {
 	for ctx.Err() == nil {
 		n := c.takeRoom(ctx, 10)
 		if n == 0 {
 			return
 		}
-		msgs, err := c.receive(ctx, n)
+		msgs, err := c.receive(receiveCtx, n)
 		c.lastPoll.Store(time.Now().UnixNano())
 		c.giveRoom(n - len(msgs))
+		for _, m := range msgs {
+			c.work <- m // never blocks: work has MaxHeld capacity and room bounds it
+		}
 		if err != nil {
 			if ctx.Err() != nil {
 				return
 			}
 			c.log.Warn("receive failed", "err", err)
 			_ = sleepCtx(ctx, time.Second)
-			continue
-		}
-		for _, m := range msgs {
-			c.work <- m // never blocks: work has MaxHeld capacity and room bounds it
 		}
 	}
 }
