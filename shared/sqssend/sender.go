@@ -23,6 +23,7 @@ import (
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/graphfleet/graphfleet/shared/backoff"
 	"github.com/graphfleet/graphfleet/shared/edgebatch"
 )
 
@@ -53,8 +54,8 @@ type Option func(*Sender)
 // WithMaxAttempts bounds the tries per entry (first included); 5 by default.
 func WithMaxAttempts(n int) Option { return func(s *Sender) { s.maxAttempts = max(1, n) } }
 
-// WithBackoff sets the first retry delay, doubled per retry with jitter;
-// 100ms by default.
+// WithBackoff sets the base retry delay, doubled per retry up to 30 times
+// the base, with full jitter; 100ms by default.
 func WithBackoff(d time.Duration) Option { return func(s *Sender) { s.baseBackoff = d } }
 
 // WithLogger sets the logger; slog.Default() by default.
@@ -134,7 +135,7 @@ func (s *Sender) Send(ctx context.Context, msgs []edgebatch.Message) (Report, er
 	todo := entries
 	for attempt := 1; len(todo) > 0; attempt++ {
 		if attempt > 1 {
-			if err := sleep(ctx, jitter(s.baseBackoff<<min(attempt-2, 6))); err != nil {
+			if err := backoff.Sleep(ctx, backoff.FullJitter(attempt-2, s.baseBackoff, 30*s.baseBackoff)); err != nil {
 				for _, e := range todo {
 					failed[e.index] = err
 				}

@@ -1,10 +1,6 @@
 package sqssend
 
 import (
-	"context"
-	"math/rand/v2"
-	"time"
-
 	"go.opentelemetry.io/otel/trace"
 )
 
@@ -24,24 +20,4 @@ func xrayHeader(sc trace.SpanContext) string {
 		sampled = "1"
 	}
 	return "Root=1-" + tid[:8] + "-" + tid[8:] + ";Parent=" + sc.SpanID().String() + ";Sampled=" + sampled
-}
-
-// jitter draws uniformly from [d/2, d): retries of entries that failed
-// together do not all come back at once.
-func jitter(d time.Duration) time.Duration {
-	if d <= 1 {
-		return d
-	}
-	return d/2 + rand.N(d/2)
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }

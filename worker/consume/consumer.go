@@ -20,6 +20,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"github.com/graphfleet/graphfleet/shared/backoff"
 )
 
 // SQS is the part of the SQS API the consumer uses, so tests can count or
@@ -277,7 +279,7 @@ func (c *Consumer) poll(ctx, receiveCtx context.Context) {
 				return
 			}
 			c.log.Warn("receive failed", "err", err)
-			_ = sleepCtx(ctx, time.Second)
+			_ = backoff.Sleep(ctx, time.Second)
 		}
 	}
 }
@@ -405,15 +407,4 @@ func newMessage(raw types.Message, deadline time.Time) *Message {
 	}
 	m.AWSTraceHeader = raw.Attributes[string(types.MessageSystemAttributeNameAWSTraceHeader)]
 	return m
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }

@@ -26,6 +26,7 @@ import (
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/graphfleet/graphfleet/shared/backoff"
 	"github.com/graphfleet/graphfleet/shared/edgebatch"
 )
 
@@ -270,7 +271,7 @@ func (w *Writer) send(ctx context.Context, elements, records int, build func() *
 	var err error
 	for attempt := 1; attempt <= w.cfg.MaxAttempts; attempt++ {
 		if attempt > 1 {
-			if serr := sleep(ctx, backoff(attempt-1, w.cfg.BaseBackoff, w.cfg.MaxBackoff)); serr != nil {
+			if serr := backoff.Sleep(ctx, backoff.FullJitter(attempt-2, w.cfg.BaseBackoff, w.cfg.MaxBackoff)); serr != nil {
 				return attempt - 1, errors.Join(err, serr)
 			}
 		}
