@@ -1,0 +1,99 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"testing"
+	"time"
+
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+
+	"github.com/graphfleet/graphfleet/shared/edgebatch"
+	"github.com/graphfleet/graphfleet/worker/consume"
+	"github.com/graphfleet/graphfleet/worker/neptune"
+)
+
+// recordingWriter stands in for Neptune where only the handler's decisions
+// are under test; the real writer is tested against the stand-in.
+type recordingWriter struct {
+	batches []*edgebatch.Batch
+}
+
+func (w *recordingWriter) Write(_ context.Context, b *edgebatch.Batch) (neptune.Result, error) {
+	w.batches = append(w.batches, b)
+	return neptune.Result{Requests: 1}, nil
+}
+
+func newTestHandler() (*handler, *recordingWriter, *tracetest.SpanRecorder) {
+	rec := tracetest.NewSpanRecorder()
+	w := &recordingWriter{}
+	h := newHandler(w, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	h.tracer = sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec)).Tracer("test")
+	return h, w, rec
+}
+
+func TestHandler(t *testing.T) {
+	t.Parallel()
+	valid, err := edgebatch.Encode(topology(3, 1, time.Now()))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	t.Run("a valid message is written under a span that continues the producer's trace", func(t *testing.T) {
+		h, w, rec := newTestHandler()
+		const traceID = "4bf92f3577b34da6a3ce929d0e0e4736"
+		attrs := map[string]string{"traceparent": "00-" + traceID + "-00f067aa0ba902b7-01"}
+		for k, v := range valid.Attributes {
+			attrs[k] = v
+		}
+		if err := h.handle(context.Background(), &consume.Message{ID: "m1", Body: valid.Body, Attributes: attrs}); err != nil {
+			t.Fatal(err)
+		}
+		if len(w.batches) != 1 || len(w.batches[0].Edges) != 3 {
+			t.Fatalf("writer got %d batches", len(w.batches))
+		}
+		spans := rec.Ended()
+		if len(spans) != 1 || spans[0].Name() != "graphfleet.process" {
+			t.Fatalf("spans %v", spans)
+		}
+		if got := spans[0].SpanContext().TraceID().String(); got != traceID {
+			t.Fatalf("span in trace %s, want the producer's %s", got, traceID)
+		}
+		if spans[0].Parent().SpanID().String() != "00f067aa0ba902b7" {
+			t.Fatalf("span's parent is %s, want the producer's span", spans[0].Parent().SpanID())
+		}
+	})
+
+	t.Run("a malformed message is a permanent failure with the validator's reason and is not written", func(t *testing.T) {
+		h, w, _ := newTestHandler()
+		body := `{"v":1,"source":"deepflow","observed_at":"2026-11-21T10:05:00Z","vertices":[{"id":"svc:a","label":"Service","props":{"source":"x"}}]}`
+		err := h.handle(context.Background(), &consume.Message{ID: "m2", Body: body, Attributes: map[string]string{}})
+		var perm *consume.PermanentError
+		if !errors.As(err, &perm) || perm.Reason == "" {
+			t.Fatalf("err = %v, want a PermanentError with a reason", err)
+		}
+		if len(w.batches) != 0 {
+			t.Fatal("a malformed batch reached the writer")
+		}
+		t.Logf("reason: %s", perm.Reason)
+	})
+
+	t.Run("a seal is acknowledged without writing", func(t *testing.T) {
+		h, w, _ := newTestHandler()
+		seal := &edgebatch.Batch{V: 1, Source: "deepflow", ObservedAt: time.Now(),
+			Snapshot: &edgebatch.Snapshot{ID: "deepflow/x/1", Scope: "deepflow/x", Seq: 2}, Seal: &edgebatch.Seal{Batches: 2}}
+		m, err := edgebatch.Encode(seal)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := h.handle(context.Background(), &consume.Message{ID: "m3", Body: m.Body, Attributes: m.Attributes}); err != nil {
+			t.Fatal(err)
+		}
+		if len(w.batches) != 0 {
+			t.Fatal("a seal was written as data")
+		}
+	})
+}
