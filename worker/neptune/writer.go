@@ -316,6 +316,16 @@ func (w *Writer) try(ctx context.Context, attempt, elements, records int, build 
 	defer cancel()
 	done := make(chan error, 1)
 	go func() {
+		// gremlin-go v3.7.4 can panic ("send on closed channel") when a
+		// request is written to a connection that has just failed: the pool
+		// still sees it as established while its transport is closed. That
+		// is a lost connection like any other, so it becomes a retryable
+		// error here instead of taking the worker down.
+		defer func() {
+			if r := recover(); r != nil {
+				done <- fmt.Errorf("%s: gremlin-go panicked writing to a failed connection: %v", connectionLost, r)
+			}
+		}()
 		// End with id(): Neptune's guidance, so whole elements are not
 		// serialised back. The chain of upserts yields one traverser.
 		_, err := build().Id().ToList()
@@ -388,8 +398,12 @@ func errorClass(err error) string {
 	return "other"
 }
 
+// connectionLost marks errors the writer itself raises for a lost connection.
+const connectionLost = "connection lost"
+
 func isConnectionError(s string) bool {
 	for _, marker := range []string{
+		connectionLost,
 		"connection refused", "connection reset", "broken pipe", "EOF", "use of closed network connection",
 		"websocket", "E0101", "E0102", "E0104", "E0105", "E0501", "bad handshake", "i/o timeout",
 		"no answer within",
