@@ -16,6 +16,7 @@ import (
 	"log/slog"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	gremlingo "github.com/apache/tinkerpop/gremlin-go/v3/driver"
@@ -133,6 +134,8 @@ type Writer struct {
 	g      *gremlingo.GraphTraversalSource
 	slots  chan struct{}
 	tracer trace.Tracer
+
+	inflight sync.WaitGroup // requests sent and not yet answered
 }
 
 // New connects to Neptune. It fails if the first connection cannot be made,
@@ -170,8 +173,20 @@ func New(ctx context.Context, cfg Config) (*Writer, error) {
 	}, nil
 }
 
-// Close closes the connection pool.
-func (w *Writer) Close() error { w.conn.Close(); return nil }
+// Close waits for requests still in flight (at most RequestTimeout: gremlin-go
+// must not be closed under a request it is still sending), then closes the
+// connection pool.
+func (w *Writer) Close() error {
+	done := make(chan struct{})
+	go func() { w.inflight.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(w.cfg.RequestTimeout):
+		w.cfg.Logger.Warn("closing the Neptune connection with requests still unanswered")
+	}
+	w.conn.Close()
+	return nil
+}
 
 // Result tells what writing one batch took.
 type Result struct {
@@ -294,7 +309,6 @@ func (w *Writer) try(ctx context.Context, attempt, elements, records int, build 
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-	defer func() { <-w.slots }()
 
 	ctx, span := w.tracer.Start(ctx, "neptune.upsert", trace.WithSpanKind(trace.SpanKindClient),
 		trace.WithAttributes(
@@ -315,7 +329,14 @@ func (w *Writer) try(ctx context.Context, attempt, elements, records int, build 
 	ctx, cancel := context.WithTimeout(ctx, w.cfg.RequestTimeout)
 	defer cancel()
 	done := make(chan error, 1)
+	// The request runs in a goroutine of its own so that a cancelled or
+	// timed-out caller need not wait for it. It keeps its writer slot until
+	// Neptune answers, so the Writers limit bounds what Neptune really has
+	// in flight, and Close waits for it.
+	w.inflight.Add(1)
 	go func() {
+		defer w.inflight.Done()
+		defer func() { <-w.slots }()
 		// gremlin-go v3.7.4 can panic ("send on closed channel") when a
 		// request is written to a connection that has just failed: the pool
 		// still sees it as established while its transport is closed. That
