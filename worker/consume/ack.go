@@ -135,19 +135,10 @@ func (c *Consumer) release(m *Message) {
 	c.forget(m)
 }
 
+// setVisibility changes one message's visibility. A failure is logged and
+// not fatal: the visibility timeout returns the message anyway.
 func (c *Consumer) setVisibility(m *Message, d time.Duration) {
-	ctx, cancel := context.WithTimeout(context.Background(), sqsCallTimeout)
-	defer cancel()
-	_, err := c.sqs.ChangeMessageVisibilityBatch(ctx, &sqs.ChangeMessageVisibilityBatchInput{
-		QueueUrl: aws.String(c.cfg.QueueURL),
-		Entries: []types.ChangeMessageVisibilityBatchRequestEntry{{
-			Id: aws.String("0"), ReceiptHandle: aws.String(m.receipt), VisibilityTimeout: int32(d / time.Second),
-		}},
-	})
-	if err != nil {
-		// Not fatal: the visibility timeout returns the message anyway.
-		c.log.Warn("cannot change message visibility", "message_id", m.ID, "err", err)
-	}
+	c.changeVisibility([]*Message{m}, d)
 }
 
 // releaseAll gives back every message still held, ten per call.

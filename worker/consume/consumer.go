@@ -63,7 +63,6 @@ type Message struct {
 	receipt  string
 	raw      types.Message
 	deadline time.Time // when visibility runs out, as far as we know
-	started  bool
 }
 
 // Config configures a Consumer. Zero fields take the documented defaults.
@@ -345,9 +344,6 @@ func (c *Consumer) process(ctx context.Context) {
 			c.release(m)
 			continue
 		}
-		c.mu.Lock()
-		m.started = true
-		c.mu.Unlock()
 		c.handleOne(ctx, m)
 	}
 }
