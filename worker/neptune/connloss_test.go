@@ -25,15 +25,7 @@ func TestConnectionLossIsRetried(t *testing.T) {
 		w := newWriter(t, neptune.Config{Endpoint: srv.URL(), MaxAttempts: 30})
 		// Five deliveries, about 40 requests: at a 30% drop rate the chance
 		// that none is dropped is below one in a million.
-		var res neptune.Result
-		for range 5 {
-			r, err := w.Write(context.Background(), petsite())
-			if err != nil {
-				t.Fatal(err)
-			}
-			res.Requests += r.Requests
-			res.Attempts += r.Attempts
-		}
+		res := writeTimes(t, w, 5)
 		if srv.Stats().InjectedConnectionDrops == 0 {
 			t.Fatal("no connection was dropped; the test proves nothing")
 		}

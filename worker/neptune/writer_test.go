@@ -46,6 +46,21 @@ func newWriter(t testing.TB, cfg neptune.Config) *neptune.Writer {
 	return w
 }
 
+// writeTimes writes the petsite batch n times and adds up what it took.
+func writeTimes(t *testing.T, w *neptune.Writer, n int) neptune.Result {
+	t.Helper()
+	var res neptune.Result
+	for range n {
+		r, err := w.Write(context.Background(), petsite())
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Requests += r.Requests
+		res.Attempts += r.Attempts
+	}
+	return res
+}
+
 // petsite is the 40 services and 100 call relations the old ETL needed about
 // 700 requests and 30 s for.
 func petsite() *edgebatch.Batch {
@@ -150,15 +165,7 @@ func TestRetries(t *testing.T) {
 		w := newWriter(t, neptune.Config{Endpoint: srv.URL(), MaxAttempts: 40})
 		// Four deliveries, over 30 requests: the chance that none meets a
 		// conflict at 40% is below one in a million.
-		var res neptune.Result
-		for range 4 {
-			r, err := w.Write(context.Background(), petsite())
-			if err != nil {
-				t.Fatal(err)
-			}
-			res.Requests += r.Requests
-			res.Attempts += r.Attempts
-		}
+		res := writeTimes(t, w, 4)
 		if res.Attempts <= res.Requests || srv.Stats().InjectedConcurrentMods == 0 {
 			t.Fatalf("%d attempts for %d requests at a 40%% failure rate; no retry happened?", res.Attempts, res.Requests)
 		}

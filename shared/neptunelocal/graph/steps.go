@@ -165,6 +165,28 @@ func (x *execCtx) evalProp(pv propValue, t *trav, what string) (any, error) {
 	return x.mustFirst(pv.tr, t, what)
 }
 
+// evalFolded evaluates the properties folded into an addV or addE for one
+// traverser, checked and converted as they will be stored (nil removes).
+func (x *execCtx) evalFolded(props []foldedProp, t *trav) ([]any, error) {
+	vals := make([]any, len(props))
+	for i, p := range props {
+		if err := checkKey(p.key); err != nil {
+			return nil, err
+		}
+		v, err := x.evalProp(p.val, t, p.key)
+		if err != nil {
+			return nil, err
+		}
+		if v != nil {
+			if v, err = storedValue(p.key, v); err != nil {
+				return nil, err
+			}
+		}
+		vals[i] = v
+	}
+	return vals, nil
+}
+
 func (x *execCtx) labelOf(pv propValue, ok bool, t *trav, def string) (string, error) {
 	if !ok {
 		return def, nil
@@ -195,21 +217,9 @@ func (s *addVStep) run(x *execCtx, in []*trav) ([]*trav, error) {
 		if err != nil {
 			return nil, err
 		}
-		vals := make([]any, len(s.props))
-		for i, p := range s.props {
-			if err := checkKey(p.key); err != nil {
-				return nil, err
-			}
-			v, err := x.evalProp(p.val, t, p.key)
-			if err != nil {
-				return nil, err
-			}
-			if v != nil {
-				if v, err = storedValue(p.key, v); err != nil {
-					return nil, err
-				}
-			}
-			vals[i] = v
+		vals, err := x.evalFolded(s.props, t)
+		if err != nil {
+			return nil, err
 		}
 		var v *vertex
 		if s.hasID {
@@ -401,21 +411,9 @@ func (s *addEStep) run(x *execCtx, in []*trav) ([]*trav, error) {
 		if err != nil {
 			return nil, err
 		}
-		vals := make([]any, len(s.props))
-		for i, p := range s.props {
-			if err := checkKey(p.key); err != nil {
-				return nil, err
-			}
-			v, err := x.evalProp(p.val, t, p.key)
-			if err != nil {
-				return nil, err
-			}
-			if v != nil {
-				if v, err = storedValue(p.key, v); err != nil {
-					return nil, err
-				}
-			}
-			vals[i] = v
+		vals, err := x.evalFolded(s.props, t)
+		if err != nil {
+			return nil, err
 		}
 		id := ""
 		if s.hasID {
