@@ -11,7 +11,7 @@ deps: node_modules/.package-lock.json
 # Run graphfleet locally: SQS emulator, Neptune stand-in, a worker and the
 # PetSite demo producer; prints the graph filling until Ctrl-C.
 up: deps
-	go run ./shared/devstack/cmd/devstack
+	go run ./shared/devtools/devstack/cmd/devstack
 
 # Every test, with the race detector; then the connection-loss tests, which
 # only build without it (gremlin-go v3.7.4 races on a failed connection's
@@ -31,4 +31,4 @@ bench: deps
 
 # The stand-in alone: requests/s and records/s it sustains.
 bench-standin:
-	go test -run '^$$' -bench . ./shared/neptunelocal/
+	go test -run '^$$' -bench . ./shared/devtools/neptunelocal/

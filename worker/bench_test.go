@@ -9,9 +9,9 @@ import (
 	"time"
 
 	"github.com/graphfleet/graphfleet/producer/demo"
-	"github.com/graphfleet/graphfleet/shared/devstack"
+	"github.com/graphfleet/graphfleet/shared/devtools/devstack"
+	"github.com/graphfleet/graphfleet/shared/devtools/neptunelocal"
 	"github.com/graphfleet/graphfleet/shared/edgebatch"
-	"github.com/graphfleet/graphfleet/shared/neptunelocal"
 	"github.com/graphfleet/graphfleet/worker/neptune"
 )
 

@@ -12,9 +12,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/graphfleet/graphfleet/shared/devstack"
+	"github.com/graphfleet/graphfleet/shared/devtools/devstack"
+	"github.com/graphfleet/graphfleet/shared/devtools/neptunelocal/graph"
 	"github.com/graphfleet/graphfleet/shared/edgebatch"
-	"github.com/graphfleet/graphfleet/shared/neptunelocal/graph"
 	"github.com/graphfleet/graphfleet/shared/sqssend"
 )
 

@@ -15,10 +15,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
-	"github.com/graphfleet/graphfleet/shared/devstack"
+	"github.com/graphfleet/graphfleet/shared/devtools/devstack"
+	"github.com/graphfleet/graphfleet/shared/devtools/neptunelocal"
+	"github.com/graphfleet/graphfleet/shared/devtools/sqslocal"
 	"github.com/graphfleet/graphfleet/shared/edgebatch"
-	"github.com/graphfleet/graphfleet/shared/neptunelocal"
-	"github.com/graphfleet/graphfleet/shared/sqslocal"
 	"github.com/graphfleet/graphfleet/worker/neptune"
 )
 

@@ -14,8 +14,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"go.opentelemetry.io/otel/sdk/trace"
 
+	"github.com/graphfleet/graphfleet/shared/devtools/sqslocal"
 	"github.com/graphfleet/graphfleet/shared/edgebatch"
-	"github.com/graphfleet/graphfleet/shared/sqslocal"
 	"github.com/graphfleet/graphfleet/shared/sqssend"
 )
 

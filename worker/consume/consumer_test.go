@@ -15,7 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
-	"github.com/graphfleet/graphfleet/shared/sqslocal"
+	"github.com/graphfleet/graphfleet/shared/devtools/sqslocal"
 	"github.com/graphfleet/graphfleet/worker/consume"
 )
 

@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/graphfleet/graphfleet/shared/neptunelocal"
+	"github.com/graphfleet/graphfleet/shared/devtools/neptunelocal"
 	"github.com/graphfleet/graphfleet/worker/neptune"
 )
 

@@ -12,9 +12,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 
 	"github.com/graphfleet/graphfleet/producer/demo"
+	"github.com/graphfleet/graphfleet/shared/devtools/neptunelocal"
+	"github.com/graphfleet/graphfleet/shared/devtools/neptunelocal/graph"
 	"github.com/graphfleet/graphfleet/shared/edgebatch"
-	"github.com/graphfleet/graphfleet/shared/neptunelocal"
-	"github.com/graphfleet/graphfleet/shared/neptunelocal/graph"
 	"github.com/graphfleet/graphfleet/worker/neptune"
 )
 

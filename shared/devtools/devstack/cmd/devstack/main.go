@@ -1,0 +1,167 @@
+// Command devstack is `make up`: graphfleet running locally with no AWS
+// account. It starts the SQS emulator with the ingest, DLQ and replay queues,
+// the Neptune stand-in, a worker and a producer fed by the PetSite demo
+// source, then prints the graph filling (vertices, edges, queue depths, what
+// the worker did) until interrupted, when it stops everything in order.
+//
+//	go run ./shared/devtools/devstack/cmd/devstack [-sqs-port 9324] [-neptune 127.0.0.1:8182] [-interval 15s] [-scale 1]
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/graphfleet/graphfleet/shared/devtools/devstack"
+	"github.com/graphfleet/graphfleet/shared/devtools/sqslocal"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "devstack:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	sqsPort := flag.Int("sqs-port", 9324, "port of the SQS emulator")
+	neptuneAddr := flag.String("neptune", "127.0.0.1:8182", "listen address of the Neptune stand-in")
+	healthAddr := flag.String("worker-health", "127.0.0.1:8080", "worker's /healthz and /stats address")
+	interval := flag.Duration("interval", 15*time.Second, "time between demo discovery runs")
+	scale := flag.Int("scale", 1, "copies of the PetSite topology")
+	every := flag.Duration("every", 2*time.Second, "how often to print the status line")
+	flag.Parse()
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	root, err := sqslocal.FindModuleRoot(".")
+	if err != nil {
+		return err
+	}
+	bin := filepath.Join(root, "bin")
+	fmt.Println("building worker and producer into", bin)
+	build := exec.CommandContext(ctx, "go", "build", "-o", bin+string(filepath.Separator), "./worker", "./producer")
+	build.Dir, build.Stdout, build.Stderr = root, os.Stdout, os.Stderr
+	if err := build.Run(); err != nil {
+		return fmt.Errorf("go build: %w", err)
+	}
+
+	logDir := filepath.Join(root, ".run")
+	if err := os.MkdirAll(logDir, 0o755); err != nil {
+		return err
+	}
+	sqsLog, err := os.Create(filepath.Join(logDir, "sqs.log"))
+	if err != nil {
+		return err
+	}
+	defer sqsLog.Close()
+	st, err := devstack.Start(ctx, devstack.Options{SQSPort: *sqsPort, NeptuneAddr: *neptuneAddr, SQSOutput: sqsLog})
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	fmt.Printf("SQS emulator   %s (queues %s, %s, %s)\n", st.SQS.Endpoint, st.Queues.Ingest, st.Queues.DLQ, st.Queues.Replay)
+	fmt.Printf("Neptune        %s  (graph: http://%s/graph  stats: http://%s/stats)\n", st.Neptune.URL(), st.Neptune.Addr(), st.Neptune.Addr())
+
+	worker, err := start(filepath.Join(bin, "worker"), filepath.Join(logDir, "worker.log"), append(st.Env(), "HEALTH_ADDR="+*healthAddr))
+	if err != nil {
+		return err
+	}
+	producer, err := start(filepath.Join(bin, "producer"), filepath.Join(logDir, "producer.log"),
+		append(st.Env(), "INTERVAL="+interval.String(), fmt.Sprintf("DEMO_SCALE=%d", *scale)))
+	if err != nil {
+		terminate(worker)
+		return err
+	}
+	fmt.Printf("worker         pid %d, logs %s, http://%s/stats\n", worker.Process.Pid, filepath.Join(logDir, "worker.log"), *healthAddr)
+	fmt.Printf("producer       pid %d, logs %s, a PetSite snapshot every %s\n", producer.Process.Pid, filepath.Join(logDir, "producer.log"), *interval)
+	fmt.Println("Ctrl-C to stop.")
+
+	exited := make(chan string, 2)
+	go func() { _ = worker.Wait(); exited <- "worker" }()
+	go func() { _ = producer.Wait(); exited <- "producer" }()
+	t := time.NewTicker(*every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			fmt.Println("\nstopping producer and worker (SIGTERM)...")
+			terminate(producer)
+			terminate(worker)
+			return nil
+		case who := <-exited:
+			terminate(producer)
+			terminate(worker)
+			return fmt.Errorf("%s exited; see %s", who, filepath.Join(logDir, who+".log"))
+		case <-t.C:
+			fmt.Println(status(ctx, st, *healthAddr))
+		}
+	}
+}
+
+func start(path, logPath string, env []string) (*exec.Cmd, error) {
+	f, err := os.Create(logPath)
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(path)
+	cmd.Env = append(os.Environ(), env...)
+	cmd.Stdout, cmd.Stderr = f, f
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("cannot start %s: %w", path, err)
+	}
+	return cmd, nil
+}
+
+// terminate sends SIGTERM, as ECS does, and waits a bounded time.
+func terminate(cmd *exec.Cmd) {
+	if cmd == nil || cmd.Process == nil {
+		return
+	}
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() { _, _ = cmd.Process.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		_ = cmd.Process.Kill()
+	}
+}
+
+func status(ctx context.Context, st *devstack.Stack, healthAddr string) string {
+	s := st.Neptune.Stats()
+	iv, inf, err1 := st.Depth(ctx, st.Queues.Ingest)
+	dv, _, err2 := st.Depth(ctx, st.Queues.DLQ)
+	line := fmt.Sprintf("%s  graph: %d vertices, %d edges | neptune: %d requests, %d records | ingest: %d visible, %d in flight | dlq: %d",
+		time.Now().Format("15:04:05"), s.Vertices, s.Edges, s.Requests, s.Records, iv, inf, dv)
+	if err := errors.Join(err1, err2); err != nil {
+		line += " | queue depth unavailable: " + err.Error()
+	}
+	if w, err := workerStats(ctx, healthAddr); err == nil {
+		line += fmt.Sprintf(" | worker: %d received, %d deleted, %d to DLQ", w["received"], w["deleted"], w["dead_lettered"])
+	}
+	return line
+}
+
+func workerStats(ctx context.Context, addr string) (map[string]int64, error) {
+	ctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/stats", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	var m map[string]int64
+	return m, json.NewDecoder(resp.Body).Decode(&m)
+}

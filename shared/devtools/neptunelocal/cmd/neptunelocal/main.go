@@ -1,0 +1,87 @@
+// Command neptunelocal runs graphfleet's in-memory Neptune stand-in:
+//
+//	go run ./shared/devtools/neptunelocal/cmd/neptunelocal -listen 127.0.0.1:8182
+//
+// serves ws://127.0.0.1:8182/gremlin for gremlin-go, and /graph, /stats,
+// /faults and /status over HTTP on the same port. Faults can be set at start
+// with flags or at run time with PUT /faults, for example
+//
+//	curl -X PUT localhost:8182/faults -d '{"latency":"10ms","concurrent_modification_rate":0.05}'
+//
+// With -iam it checks SigV4 signatures (service neptune-db) on every handshake
+// against the credentials in AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and
+// AWS_SESSION_TOKEN; secrets are read from the environment, never from flags,
+// so they do not show in process listings.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/graphfleet/graphfleet/shared/devtools/neptunelocal"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "neptunelocal:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	var (
+		opts neptunelocal.Options
+		iam  bool
+	)
+	flag.StringVar(&opts.Addr, "listen", "127.0.0.1:8182", "address to listen on")
+	flag.BoolVar(&iam, "iam", false, "require SigV4 (neptune-db) signed handshakes, with the credentials in AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY/AWS_SESSION_TOKEN")
+	flag.StringVar(&opts.Region, "region", envOr("AWS_REGION", "us-east-1"), "region signatures must be scoped to")
+	flag.IntVar(&opts.Workers, "workers", 0, "requests executed at once (0: 2 x GOMAXPROCS, like Neptune's 2 x vCPU)")
+	flag.IntVar(&opts.QueueCapacity, "queue-capacity", 0, "requests that may wait for a worker before ThrottlingException (0: 8192)")
+	flag.DurationVar(&opts.Faults.Latency, "latency", 0, "delay added to every request")
+	flag.DurationVar(&opts.Faults.LatencyJitter, "latency-jitter", 0, "random extra delay in [0, jitter) per request")
+	flag.Float64Var(&opts.Faults.ConcurrentModificationRate, "cme-rate", 0, "fraction of requests failing with ConcurrentModificationException")
+	flag.Float64Var(&opts.Faults.ThrottleRate, "throttle-rate", 0, "fraction of requests failing with ThrottlingException")
+	flag.Float64Var(&opts.Faults.DropRate, "drop-rate", 0, "fraction of requests whose connection is dropped after they are applied")
+	flag.BoolVar(&opts.Faults.RefuseConnections, "refuse-connections", false, "answer new handshakes with 429")
+	debug := flag.Bool("debug", false, "log refused handshakes and other detail")
+	flag.Parse()
+
+	level := slog.LevelInfo
+	if *debug {
+		level = slog.LevelDebug
+	}
+	opts.Logger = slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	if iam {
+		c := neptunelocal.Credentials{
+			AccessKeyID:     os.Getenv("AWS_ACCESS_KEY_ID"),
+			SecretAccessKey: os.Getenv("AWS_SECRET_ACCESS_KEY"),
+			SessionToken:    os.Getenv("AWS_SESSION_TOKEN"),
+		}
+		if c.AccessKeyID == "" || c.SecretAccessKey == "" {
+			return fmt.Errorf("-iam needs AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in the environment")
+		}
+		opts.Credentials = &c
+	}
+	srv, err := neptunelocal.Start(opts)
+	if err != nil {
+		return err
+	}
+	opts.Logger.Info("neptunelocal serving", "gremlin", srv.URL(), "iam", iam, "faults", srv.Faults())
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	<-ctx.Done()
+	return srv.Close()
+}
+
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
