@@ -2,10 +2,16 @@
 //
 //	QUEUE_URL=... go run ./producer -source demo -interval 15s
 //
-// Each discovery run is one snapshot per scope: edgebatch.Split cuts it into
-// self-contained batches under SQS's 1 MiB, followed by a seal, and
-// sqssend.Sender sends them with SendMessageBatch. Every setting has one
-// name: QUEUE_URL is -queue-url.
+// Every setting has one name, used as the environment variable and (lower
+// case, dashes) as the flag: QUEUE_URL and -queue-url. See Config, or -help.
+//
+// At start the producer reads the queue's MaximumMessageSize, so that
+// batches fit a 256 KiB queue as well as a 1 MiB one. Each discovery run,
+// bounded by DISCOVERY_TIMEOUT, is one snapshot per scope: edgebatch.Split
+// cuts it into self-contained batches that fit the queue, sqssend.Sender
+// sends them with SendMessageBatch, and only once SQS has accepted every one
+// of them does the seal follow, in a call of its own (snapshotSender). A
+// snapshot that failed part-way is never sealed; the next run supersedes it.
 //
 // Sources: "demo" (the PetSite microservices, their AWS resources and
 // CloudFormation stacks; no AWS account needed).
@@ -13,7 +19,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -26,8 +31,6 @@ import (
 
 	"github.com/graphfleet/graphfleet/producer/demo"
 	"github.com/graphfleet/graphfleet/shared/edgebatch"
-	"github.com/graphfleet/graphfleet/shared/envflag"
-	"github.com/graphfleet/graphfleet/shared/sqssend"
 )
 
 func main() {
@@ -38,81 +41,38 @@ func main() {
 }
 
 func run(args []string) error {
-	fs := envflag.New("producer")
-	queueURL := fs.String("QUEUE_URL", "", "URL of the ingest queue")
-	region := fs.String("AWS_REGION", "", "AWS region")
-	source := fs.String("SOURCE", "demo", "discovery source: demo")
-	interval := fs.Duration("INTERVAL", 0, "time between discovery runs; 0 runs once and exits")
-	scale := fs.Int("DEMO_SCALE", 1, "demo: copies of the PetSite topology (40 services and 100 calls each)")
-	logLevel := fs.String("LOG_LEVEL", "info", "debug, info, warn or error")
-	if err := fs.Parse(args); err != nil {
+	cfg, err := parseConfig(args)
+	if err != nil {
 		return err
 	}
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
-		return fmt.Errorf("LOG_LEVEL: %w", err)
+	if err := cfg.Validate(); err != nil {
+		return err
 	}
+	level, _ := cfg.level()
 	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 	slog.SetDefault(log)
-	if *queueURL == "" {
-		return errors.New("QUEUE_URL is required")
-	}
-	if *source != "demo" {
-		return fmt.Errorf("SOURCE %q is not known; the sources are: demo", *source)
-	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	var loadOpts []func(*awsconfig.LoadOptions) error
-	if *region != "" {
-		loadOpts = append(loadOpts, awsconfig.WithRegion(*region))
+	if cfg.Region != "" {
+		loadOpts = append(loadOpts, awsconfig.WithRegion(cfg.Region))
 	}
 	awsCfg, err := awsconfig.LoadDefaultConfig(ctx, loadOpts...)
 	if err != nil {
 		return fmt.Errorf("cannot load AWS configuration: %w", err)
 	}
-	sender := sqssend.New(sqs.NewFromConfig(awsCfg), *queueURL, sqssend.WithLogger(log))
-	src := demo.New(*scale, 1)
-
-	for {
-		if err := discoverAndSend(ctx, src, sender, log); err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			if *interval == 0 {
-				return err
-			}
-			log.Error("discovery run failed; the next one will supersede it", "err", err)
-		}
-		if *interval == 0 {
+	ss, err := newSnapshotSender(ctx, sqs.NewFromConfig(awsCfg), cfg.QueueURL, log)
+	if err != nil {
+		if ctx.Err() != nil {
 			return nil
 		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-time.After(*interval):
-		}
+		return err
 	}
-}
-
-// discoverAndSend runs one discovery of every scope and sends each as a
-// snapshot: its batches, then its seal.
-func discoverAndSend(ctx context.Context, src *demo.Source, sender *sqssend.Sender, log *slog.Logger) error {
-	var errs []error
-	for _, snap := range src.Snapshots(time.Now()) {
-		batches, err := edgebatch.Split(snap, edgebatch.SplitLimits{})
-		if err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", snap.Snapshot.Scope, err))
-			continue
-		}
-		start := time.Now()
-		rep, err := sender.SendBatches(ctx, batches)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", snap.Snapshot.Scope, err))
-			continue
-		}
-		log.Info("snapshot sent", "scope", snap.Snapshot.Scope, "vertices", len(snap.Vertices), "edges", len(snap.Edges),
-			"messages", rep.Messages, "calls", rep.Calls, "bytes", rep.Bytes, "took", time.Since(start).Round(time.Millisecond))
+	src := demo.New(cfg.DemoScale, 1)
+	discover := func(_ context.Context, observed time.Time) ([]*edgebatch.Batch, error) {
+		return src.Snapshots(observed), nil
 	}
-	return errors.Join(errs...)
+	log.Info("producer started", "queue", cfg.QueueURL, "source", cfg.Source, "interval", cfg.Interval.String(), "discovery_timeout", cfg.DiscoveryTimeout.String())
+	return runLoop(ctx, cfg, discover, ss, log)
 }

@@ -2,8 +2,11 @@
 // messages into SendMessageBatch calls (at most ten entries and 1 MiB a call),
 // carries each batch's trace context in its attributes (W3C traceparent and
 // the X-Ray AWSTraceHeader), and retries entries that failed for a reason
-// worth retrying. Producers and the push API send through it; nothing else
-// calls SendMessage for edge batches.
+// worth retrying; an entry counts as sent only when SQS lists it as
+// successful. MessageLimit says how large an encoded batch a queue takes,
+// from its MaximumMessageSize (QueueMaxMessageBytes), so that Split can cut
+// batches to fit a 256 KiB queue as well as a 1 MiB one. Producers and the
+// push API send through it; nothing else calls SendMessage for edge batches.
 package sqssend
 
 import (
@@ -11,6 +14,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
 	"strconv"
 	"time"
 
@@ -86,16 +91,23 @@ type Report struct {
 }
 
 // SendError lists the messages SQS did not accept after all retries, by
-// their index in the slice given to Send.
+// their index in the slice given to Send. A message SQS did not report as
+// successful counts as not accepted, whatever else the answer said.
 type SendError struct {
 	Failed map[int]error
 }
 
+// Indices returns the indices of the messages not sent, in order.
+func (e *SendError) Indices() []int {
+	return slices.Sorted(maps.Keys(e.Failed))
+}
+
 func (e *SendError) Error() string {
-	for i, err := range e.Failed {
-		return fmt.Sprintf("sqssend: %d message(s) not sent, e.g. #%d: %v", len(e.Failed), i, err)
+	idx := e.Indices()
+	if len(idx) == 0 {
+		return "sqssend: messages not sent"
 	}
-	return "sqssend: messages not sent"
+	return fmt.Sprintf("sqssend: %d message(s) not sent, the first #%d: %v", len(idx), idx[0], e.Failed[idx[0]])
 }
 
 // SendBatches encodes and sends batches, one message each. A batch that does
@@ -266,30 +278,50 @@ func (s *Sender) sendCall(ctx context.Context, call []*entry, rep *Report) ([]*e
 		}
 		return nil, fmt.Errorf("SendMessageBatch to %s: %w", s.queueURL, err)
 	}
-	failedIdx := make(map[int]bool, len(out.Failed))
-	var again []*entry
+	if out == nil {
+		out = &sqs.SendMessageBatchOutput{}
+	}
+	// Only an entry listed in Successful was accepted: one that the answer
+	// leaves out, or lists under an id we did not send, must not pass for
+	// sent, or a snapshot with a hole in it would be sealed.
+	ok := make([]bool, len(call))
+	for _, r := range out.Successful {
+		if i, err := strconv.Atoi(aws.ToString(r.Id)); err == nil && i >= 0 && i < len(call) {
+			ok[i] = true
+		}
+	}
+	reason := make(map[int]error, len(out.Failed))
+	senderFault := make(map[int]bool, len(out.Failed))
 	for _, f := range out.Failed {
 		i, err := strconv.Atoi(aws.ToString(f.Id))
 		if err != nil || i < 0 || i >= len(call) {
 			continue
 		}
-		failedIdx[i] = true
-		e := call[i]
-		// SenderFault means the entry itself is wrong (too large, bad
-		// attribute): sending it again cannot succeed.
-		e.retryable = !f.SenderFault
-		e.lastErr = fmt.Errorf("%s: %s", aws.ToString(f.Code), aws.ToString(f.Message))
-		again = append(again, e)
+		ok[i] = false // listed as both: SQS did not promise delivery
+		reason[i] = fmt.Errorf("%s: %s", aws.ToString(f.Code), aws.ToString(f.Message))
+		senderFault[i] = f.SenderFault
 	}
+	var again []*entry
 	for i, e := range call {
-		if !failedIdx[i] {
+		if ok[i] {
 			e.sent = true
 			rep.Messages++
 			rep.Bytes += e.size
+			continue
 		}
+		if err, listed := reason[i]; listed {
+			// SenderFault means the entry itself is wrong (too large, bad
+			// attribute): sending it again cannot succeed.
+			e.retryable = !senderFault[i]
+			e.lastErr = err
+		} else {
+			e.retryable = true
+			e.lastErr = errors.New("SendMessageBatch reported neither success nor failure for this entry")
+		}
+		again = append(again, e)
 	}
-	if len(out.Failed) > 0 {
-		s.log.WarnContext(ctx, "some messages were not accepted", "failed", len(out.Failed), "of", len(call))
+	if len(again) > 0 {
+		s.log.WarnContext(ctx, "some messages were not accepted", "failed", len(again), "of", len(call))
 	}
 	return again, nil
 }

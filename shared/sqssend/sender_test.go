@@ -166,6 +166,21 @@ func TestSend(t *testing.T) {
 		}
 	})
 
+	t.Run("an entry the answer does not list as successful is not counted as sent", func(t *testing.T) {
+		t.Parallel()
+		c, url := setup(t)
+		silent := &silent{real: c, body: "m1"}
+		msgs := []edgebatch.Message{message("m0", 0), message("m1", 0), message("m2", 0)}
+		rep, err := sqssend.New(silent, url, sqssend.WithBackoff(time.Millisecond), sqssend.WithMaxAttempts(3)).Send(context.Background(), msgs)
+		se, ok := errors.AsType[*sqssend.SendError](err)
+		if !ok || fmt.Sprint(se.Indices()) != "[1]" {
+			t.Fatalf("err = %v; want a SendError for #1 alone", err)
+		}
+		if rep.Messages != 2 || silent.calls != 3 {
+			t.Fatalf("report %+v after %d calls; want 2 messages, #1 tried 3 times", rep, silent.calls)
+		}
+	})
+
 	t.Run("each message carries its producer span's context: traceparent and AWSTraceHeader", func(t *testing.T) {
 		t.Parallel()
 		c, url := setup(t)
@@ -186,4 +201,38 @@ func TestSend(t *testing.T) {
 			t.Fatalf("AWSTraceHeader %q is not trace %s", xr, tid)
 		}
 	})
+}
+
+// silent passes calls to the real emulator but leaves the entry with the
+// given body out of the answer, in neither Successful nor Failed: a
+// malformed answer that must not pass for success.
+type silent struct {
+	real  *sqs.Client
+	body  string
+	mu    sync.Mutex
+	calls int
+}
+
+func (s *silent) SendMessageBatch(ctx context.Context, in *sqs.SendMessageBatchInput, opts ...func(*sqs.Options)) (*sqs.SendMessageBatchOutput, error) {
+	s.mu.Lock()
+	s.calls++
+	s.mu.Unlock()
+	out, err := s.real.SendMessageBatch(ctx, in, opts...)
+	if err != nil {
+		return nil, err
+	}
+	var hide string
+	for _, e := range in.Entries {
+		if strings.TrimSpace(aws.ToString(e.MessageBody)) == s.body {
+			hide = aws.ToString(e.Id)
+		}
+	}
+	kept := out.Successful[:0]
+	for _, r := range out.Successful {
+		if aws.ToString(r.Id) != hide {
+			kept = append(kept, r)
+		}
+	}
+	out.Successful = kept
+	return out, nil
 }

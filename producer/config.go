@@ -1,0 +1,100 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"time"
+
+	"github.com/graphfleet/graphfleet/shared/envflag"
+)
+
+// Defaults of the settings that have one.
+const (
+	DefaultSource           = "demo"
+	DefaultDiscoveryTimeout = 2 * time.Minute
+	DefaultDemoScale        = 1
+	DefaultLogLevel         = "info"
+)
+
+// Config is the producer's configuration. Each field has one name, used as
+// the environment variable and (lower case, dashes) as the flag.
+type Config struct {
+	// QueueURL is the ingest queue (QUEUE_URL). Required.
+	QueueURL string
+	// Region is the AWS region (AWS_REGION); empty leaves it to the SDK's
+	// usual chain.
+	Region string
+	// Source is the discovery source (SOURCE): "demo", the default.
+	Source string
+	// Interval is the time from the end of one discovery run to the start of
+	// the next (INTERVAL); 0 runs once and exits, with status 1 when a
+	// snapshot was not sealed.
+	Interval time.Duration
+	// DiscoveryTimeout bounds one discovery run, discovery and sending
+	// together (DISCOVERY_TIMEOUT); 2m by default. A run that exceeds it is
+	// abandoned: the snapshot being sent is not sealed and the scopes not yet
+	// reached are not sent, so the next run supersedes them. It keeps a hung
+	// source or a throttled queue from stalling every later run.
+	DiscoveryTimeout time.Duration
+	// DemoScale is, for SOURCE=demo, how many copies of the PetSite topology
+	// (40 services and 100 calls each) to describe (DEMO_SCALE); 1 by default.
+	DemoScale int
+	// LogLevel is debug, info, warn or error (LOG_LEVEL); info by default.
+	LogLevel string
+}
+
+// parseConfig reads flags and the environment. Problems with the values are
+// left to Config.Validate, so they are all reported at once.
+func parseConfig(args []string) (Config, error) {
+	fs := envflag.New("producer")
+	queueURL := fs.String("QUEUE_URL", "", "URL of the ingest queue")
+	region := fs.String("AWS_REGION", "", "AWS region (default: the SDK's chain)")
+	source := fs.String("SOURCE", DefaultSource, "discovery source: demo")
+	interval := fs.Duration("INTERVAL", 0, "time between discovery runs; 0 runs once and exits")
+	timeout := fs.Duration("DISCOVERY_TIMEOUT", DefaultDiscoveryTimeout, "longest a discovery run (discovery and sending) may take; a run that exceeds it is abandoned unsealed")
+	scale := fs.Int("DEMO_SCALE", DefaultDemoScale, "demo: copies of the PetSite topology (40 services and 100 calls each)")
+	logLevel := fs.String("LOG_LEVEL", DefaultLogLevel, "debug, info, warn or error")
+	if err := fs.Parse(args); err != nil {
+		return Config{}, err
+	}
+	return Config{
+		QueueURL: *queueURL, Region: *region, Source: *source, Interval: *interval,
+		DiscoveryTimeout: *timeout, DemoScale: *scale, LogLevel: *logLevel,
+	}, nil
+}
+
+// Validate reports every problem at once.
+func (c *Config) Validate() error {
+	var errs []error
+	if c.QueueURL == "" {
+		errs = append(errs, errors.New("QUEUE_URL is required"))
+	} else if u, err := url.Parse(c.QueueURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		errs = append(errs, fmt.Errorf("QUEUE_URL %q is not a queue URL such as https://sqs.us-east-1.amazonaws.com/123456789012/graphfleet-ingest", c.QueueURL))
+	}
+	if c.Source != "demo" {
+		errs = append(errs, fmt.Errorf("SOURCE %q is not known; the sources are: demo", c.Source))
+	}
+	if c.Interval < 0 {
+		errs = append(errs, fmt.Errorf("INTERVAL is %v; want 0 (once) or more", c.Interval))
+	}
+	if c.DiscoveryTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("DISCOVERY_TIMEOUT is %v; want more than 0", c.DiscoveryTimeout))
+	}
+	if c.DemoScale < 1 {
+		errs = append(errs, fmt.Errorf("DEMO_SCALE is %d; want 1 or more", c.DemoScale))
+	}
+	if _, err := c.level(); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+func (c *Config) level() (slog.Level, error) {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(c.LogLevel)); err != nil {
+		return 0, fmt.Errorf("LOG_LEVEL: %w", err)
+	}
+	return level, nil
+}
