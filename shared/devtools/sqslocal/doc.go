@@ -8,7 +8,8 @@
 // free port), prints one "sqslocal ready {json}" line, and exits on SIGTERM or
 // when its stdin closes, so it never outlives the Go process. Start then polls
 // ListQueues until the emulator answers. It speaks the JSON protocol that
-// aws-sdk-go-v2 uses.
+// aws-sdk-go-v2 uses. Clients talk to a front in server.mjs that corrects
+// items 2 to 5 of the list below.
 //
 //	srv := sqslocal.StartT(t)              // tests: fails the test on error, Close in t.Cleanup
 //	client := srv.Client(ctx)              // static dummy credentials, us-east-1, BaseEndpoint
@@ -44,24 +45,39 @@
 //     visible ones. CORRECTED by the same proxy, which subtracts
 //     ApproximateNumberOfMessagesNotVisible, so depth-driven logic sees what
 //     SQS would report (TestApproximateNumberOfMessagesCountsVisibleOnly).
-//  4. ChangeMessageVisibility counts as a receive: every call (a heartbeat,
-//     or a release with timeout 0) increments ApproximateReceiveCount, and
-//     when the new timeout expires with the count at maxReceiveCount the
-//     message goes to the DLQ. So a message received once, extended three
-//     times and released with timeout 0 is dead-lettered (maxReceiveCount 5)
-//     instead of being delivered again, and receive counts read locally are
-//     inflated. ChangeMessageVisibility on a message that is not in flight
-//     succeeds and hides it (SQS: MessageNotInflight). Keep heartbeats well
-//     below maxReceiveCount in local scenarios, or raise maxReceiveCount.
-//  5. Redrive happens when the visibility timeout of the maxReceiveCount-th
-//     receive expires, with no further ReceiveMessage on the source (SQS
-//     moves the message on the next receive attempt). The dead-lettered
-//     message keeps its MessageId, body, message attributes and
-//     AWSTraceHeader and gains DeadLetterQueueSourceArn, as on SQS, but gets
-//     a new SentTimestamp (the move time) and its receive count restarts. On
-//     SQS a standard queue's message keeps its original enqueue time in the
-//     DLQ, so lag computed from SentTimestamp is understated locally for
-//     dead-lettered messages.
+//  4. ChangeMessageVisibility counts as a receive: every call, single or
+//     batch, to any timeout including 0, increments ApproximateReceiveCount
+//     (and sets ApproximateFirstReceiveTimestamp on a message never
+//     received), so heartbeats use up maxReceiveCount and receive counts read
+//     locally are inflated. CORRECTED by server.mjs, which adjusts the
+//     emulator's queue objects in its own process (so for the query protocol
+//     too): only a ReceiveMessage that returns the message counts, as on SQS,
+//     and heartbeats never lead to the DLQ (TestChangeVisibilityIsNotAReceive,
+//     TestHeartbeatsNeverRedrive, TestChangeVisibilityIsNotAReceiveQueryProtocol).
+//     Not corrected: ChangeMessageVisibility on a message that is not in
+//     flight succeeds and hides it; SQS answers MessageNotInflight
+//     (TestDeviationChangeVisibilityNotInFlight).
+//  5. Redrive happens when a visibility timeout expires with the receive
+//     count at maxReceiveCount or more (that of the maxReceiveCount-th
+//     receive, or of any visibility change after it: a release with timeout 0
+//     moves the message at once), with no further ReceiveMessage, and the
+//     moved message gets a new SentTimestamp. CORRECTED by server.mjs: the
+//     emulator's own redrive is disabled, and a ReceiveMessage that would
+//     return a message already received maxReceiveCount times moves it to the
+//     DLQ instead, as SQS does. It is not returned, the receive looks again
+//     for other messages, and in the DLQ it keeps its MessageId, body,
+//     message attributes, AWSTraceHeader and (standard queues) SentTimestamp
+//     and gains DeadLetterQueueSourceArn. So a message received
+//     maxReceiveCount times and released stays visible in the source until
+//     the next receive, and with no consumer it never moves
+//     (TestRedriveOnTheReceiveAfterMaxReceiveCount,
+//     TestRedriveLeavesOtherMessagesToTheReceive, TestRedriveToDLQ). The
+//     RedrivePolicy reads back as set. Not corrected: in the DLQ the receive
+//     count and ApproximateFirstReceiveTimestamp start again (SQS documents
+//     ApproximateReceiveCount as counted across all queues), and the DLQ's
+//     retention period counts from the move, whereas SQS expires a standard
+//     queue's message by its original enqueue time
+//     (TestDeviationRedriveRestartsReceiveCount).
 //  6. StartMessageMoveTask re-sends each message: new MessageId, new
 //     SentTimestamp, receive count from 0 (body, message attributes and
 //     AWSTraceHeader are kept). Do not key replays on MessageId. The task

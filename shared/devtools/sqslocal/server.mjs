@@ -1,8 +1,9 @@
 // Launcher for the local-aws-sqs emulator (npm package, pinned in the module
-// root's package.json). The package ships a library only (createSqsServer),
-// no executable, so shared/sqslocal starts this file with node:
+// root's package.json). The package ships a library only (createSqsServer,
+// createRequestHandler), no executable, so shared/devtools/sqslocal starts this
+// file with node:
 //
-//   node shared/sqslocal/server.mjs --port 0 --host 127.0.0.1 \
+//   node shared/devtools/sqslocal/server.mjs --port 0 --host 127.0.0.1 \
 //     [--region us-east-1] [--account-id 123456789012] [--watch-stdin]
 //
 // --port 0 picks a free port. Once listening, it prints exactly one line to
@@ -13,6 +14,7 @@
 // It exits on SIGINT or SIGTERM and, with --watch-stdin, when its stdin reaches
 // end of file: the Go parent keeps a pipe open, so the emulator never outlives
 // its parent even when the parent is killed without a chance to clean up.
+import { AsyncLocalStorage } from "node:async_hooks";
 import { readFileSync } from "node:fs";
 import http from "node:http";
 import { createRequire } from "node:module";
@@ -20,7 +22,7 @@ import { parseArgs } from "node:util";
 
 const require = createRequire(import.meta.url);
 // local-aws-sqs is CommonJS bundled by esbuild; require() gives its exports reliably.
-const { createSqsServer } = require("local-aws-sqs");
+const { createRequestHandler } = require("local-aws-sqs");
 const { version } = JSON.parse(readFileSync(require.resolve("local-aws-sqs/package.json"), "utf8"));
 
 const { values } = parseArgs({
@@ -41,22 +43,204 @@ if (!Number.isInteger(port) || port < 0 || port > 65535) {
 }
 
 // The emulator listens on a private port; clients talk to a thin proxy in
-// front of it that corrects two deviations from SQS that would mislead
-// graphfleet's measurements (see doc.go, items 2 and 3):
+// front of it that corrects deviations from SQS that would mislead graphfleet's
+// measurements and tests (see doc.go):
 //   - a long poll returns as soon as any message is available, not only once
 //     it holds MaxNumberOfMessages: the proxy turns it into short polls every
-//     pollEveryMs until a message arrives or the wait is over;
+//     pollEveryMs until a message arrives or the wait is over (item 2);
 //   - ApproximateNumberOfMessages counts visible messages only, as on SQS,
-//     not visible plus in flight.
+//     not visible plus in flight (item 3);
+//   - receives are counted, and messages redriven, as on SQS (items 4 and 5):
+//     see correctReceiveCounting below. This one is made on the emulator's
+//     Queue objects rather than on the wire, so it holds for both protocols.
 // Everything else passes through untouched.
-let emulator;
+
+// ---- Receive counting and redrive, as on SQS ----
+//
+// local-aws-sqs 2.0.2 counts every ChangeMessageVisibility as a receive (it
+// bumps ApproximateReceiveCount, and sets ApproximateFirstReceiveTimestamp on a
+// message never received), and redrives a message when a visibility timeout
+// expires with the count at maxReceiveCount or more, without any receive. SQS
+// counts only the ReceiveMessage calls that return the message and moves it to
+// the dead-letter queue on the receive after its maxReceiveCount-th, keeping
+// its MessageId, body, attributes and (standard queues) enqueue time.
+//
+// A proxy on the wire cannot fix this honestly: it cannot stop the emulator's
+// own redrive without hiding the RedrivePolicy from it (which breaks
+// ListDeadLetterSourceQueues and StartMessageMoveTask), and it cannot move a
+// message keeping its MessageId or DeadLetterQueueSourceArn. So the emulator is
+// built with createRequestHandler, which hands out its SqsService, and each
+// Queue is adjusted as the service adds it (adoptQueue), through members its
+// type declarations expose (and, read in the 2.0.2 source: a message record's
+// attributes hold ApproximateReceiveCount, changeVisibility is synchronous,
+// and the expiry-time redrive compares with RedrivePolicy.maxReceiveCount):
+//   - newRecord: every message's ApproximateReceiveCount and
+//     ApproximateFirstReceiveTimestamp ignore the writes made while
+//     changeVisibility runs, so only receives count;
+//   - RedrivePolicy: the emulator's expiry-time redrive reads maxReceiveCount
+//     as Infinity, so it never fires; JSON.stringify (GetQueueAttributes,
+//     CreateQueue's comparison) still sees the policy exactly as set, and
+//     deadLetterTargetArn is unchanged for ListDeadLetterSourceQueues and
+//     StartMessageMoveTask;
+//   - receive: a message it returns with a count above maxReceiveCount is moved
+//     to the dead-letter queue instead, the way the emulator itself moves one
+//     (setRecord on the DLQ with the same MessageId, DeadLetterQueueSourceArn
+//     and AWSTraceHeader), keeping SentTimestamp on standard queues; the
+//     receive then looks again for the slots such messages took;
+//   - startMessageMoveTask: a move task's own receives are not redriven.
+// adoptQueue checks the members it relies on and refuses the queue (the
+// CreateQueue call fails with the reason) if an emulator upgrade changed them.
+
+// changingVisibility is true while the emulator's changeVisibility runs: it is
+// synchronous, and the only caller that is not a receive.
+let changingVisibility = false;
+// movingMessages holds true inside a message move task (its timers inherit it).
+const movingMessages = new AsyncLocalStorage();
+const arnOf = (service, queueName) => `arn:aws:sqs:${service.REGION}:${service.ACCOUNT_ID}:${queueName}`;
+
+function correctReceiveCounting(service) {
+  if (!Array.isArray(service?.Queues) || !(service.deletingQueues instanceof Set)) {
+    throw new Error("local-aws-sqs: unexpected SqsService shape; the receive-count correction in server.mjs needs updating");
+  }
+  const queues = service.Queues;
+  const push = queues.push;
+  queues.push = function (...added) {
+    for (const q of added) adoptQueue(service, q);
+    return push.apply(this, added);
+  };
+  for (const q of queues) adoptQueue(service, q);
+}
+
+function adoptQueue(service, queue) {
+  const unexpected = (what) =>
+    new Error(`sqslocal: local-aws-sqs ${what}; the receive-count correction in server.mjs needs updating, so queue ${queue?.QueueName} is refused`);
+  for (const m of ["newRecord", "setRecord", "receive", "changeVisibility", "delete", "startMessageMoveTask"]) {
+    if (typeof queue?.[m] !== "function") throw unexpected(`Queue has no ${m}()`);
+  }
+  const own = Object.getOwnPropertyDescriptor(queue, "RedrivePolicy");
+  if (!own || !("value" in own) || !own.configurable) throw unexpected("Queue.RedrivePolicy is not a plain property");
+
+  // Only receives count.
+  const newRecord = queue.newRecord;
+  queue.newRecord = (record, delay) => {
+    const entry = newRecord(record, delay);
+    countReceivesOnly(entry?.record?.attributes, unexpected);
+    return entry;
+  };
+  const changeVisibility = queue.changeVisibility;
+  queue.changeVisibility = function (...args) {
+    changingVisibility = true;
+    try {
+      return changeVisibility.apply(this, args);
+    } finally {
+      changingVisibility = false;
+    }
+  };
+
+  // The emulator never redrives on its own; the front does, on the receive.
+  let policy = own.value, shielded;
+  const shield = (p) => ({ deadLetterTargetArn: p.deadLetterTargetArn, maxReceiveCount: Infinity, toJSON: () => p });
+  Object.defineProperty(queue, "RedrivePolicy", {
+    enumerable: own.enumerable,
+    configurable: true,
+    get: () => (policy ? (shielded ??= shield(policy)) : policy),
+    set: (v) => {
+      policy = v;
+      shielded = undefined;
+    },
+  });
+
+  const receive = queue.receive;
+  queue.receive = async function (params = {}) {
+    let got = await receive.call(this, params);
+    if (!policy || movingMessages.getStore()) return got;
+    const max = Number(policy.maxReceiveCount);
+    const wanted = Math.max(1, Number(params.MaxNumberOfMessages ?? 1) || 1);
+    const kept = [];
+    for (;;) {
+      let moved = 0;
+      for (const m of got) {
+        if (Number(m.attributes?.ApproximateReceiveCount) > max && deadLetter(service, queue, policy, m)) moved++;
+        else kept.push(m);
+      }
+      if (moved === 0 || kept.length >= wanted) return kept;
+      // SQS does not spend a slot of the response on a message it moves:
+      // look once more, without waiting, for what those slots would hold.
+      got = await receive.call(this, { ...params, MaxNumberOfMessages: wanted - kept.length, WaitTimeSeconds: 0 });
+    }
+  };
+
+  const startMessageMoveTask = queue.startMessageMoveTask;
+  queue.startMessageMoveTask = function (...args) {
+    return movingMessages.run(true, () => startMessageMoveTask.apply(this, args));
+  };
+}
+
+// countReceivesOnly makes a message's receive count and first receive time
+// ignore what changeVisibility writes.
+function countReceivesOnly(attributes, unexpected) {
+  if (!attributes || typeof attributes.ApproximateReceiveCount !== "string") {
+    throw unexpected("message records have no ApproximateReceiveCount");
+  }
+  for (const name of ["ApproximateReceiveCount", "ApproximateFirstReceiveTimestamp"]) {
+    let value = attributes[name];
+    Object.defineProperty(attributes, name, {
+      enumerable: true,
+      configurable: true,
+      get: () => value,
+      set: (v) => {
+        if (!changingVisibility) value = v;
+      },
+    });
+  }
+}
+
+// deadLetter moves message m, just returned by a receive on queue, to the
+// queue's dead-letter queue and reports whether it did. A DLQ that no longer
+// exists leaves the message where it is (the emulator would drop it).
+function deadLetter(service, queue, policy, m) {
+  const name = String(policy.deadLetterTargetArn).split(":").pop();
+  const dlq = service.Queues.find((q) => q.QueueName === name);
+  if (!dlq || service.deletingQueues.has(name)) {
+    console.error(`sqslocal: ${queue.QueueName}: dead-letter queue ${name} does not exist; message ${m.MessageId} stays`);
+    return false;
+  }
+  const a = m.attributes;
+  const system = { DeadLetterQueueSourceArn: { DataType: "String", StringValue: arnOf(service, queue.QueueName) } };
+  if (a.AWSTraceHeader) system.AWSTraceHeader = { DataType: "String", StringValue: a.AWSTraceHeader };
+  const entry = dlq.setRecord(
+    {
+      MessageBody: m.MessageBody,
+      MessageAttributes: m.MessageAttributes,
+      MessageSystemAttributes: system,
+      MessageGroupId: a.MessageGroupId,
+      MessageDeduplicationId: a.MessageDeduplicationId,
+    },
+    m.MessageId,
+  );
+  // Standard queues keep the enqueue time in the DLQ; FIFO queues reset it.
+  if (!queue.FifoQueue && entry?.record?.attributes && a.SentTimestamp) entry.record.attributes.SentTimestamp = a.SentTimestamp;
+  queue.delete(m.ReceiptHandle);
+  return true;
+}
+
+let service, emulator;
 try {
-  emulator = await createSqsServer({
+  let requestHandler;
+  ({ service, requestHandler } = createRequestHandler({
     port: 0,
     hostname: "127.0.0.1",
     region: values.region,
     accountId: values["account-id"],
+  }));
+  correctReceiveCounting(service);
+  // What createSqsServer does, keeping the service.
+  emulator = http.createServer(requestHandler);
+  await new Promise((resolve, reject) => {
+    emulator.once("error", reject);
+    emulator.listen(0, "127.0.0.1", resolve);
   });
+  service.PORT = emulator.address().port;
 } catch (err) {
   console.error(`sqslocal: cannot start local-aws-sqs: ${err?.stack ?? err}`);
   process.exit(1);
