@@ -21,10 +21,10 @@ const (
 
 	// AttributeReserve is the part of MaxMessageBytes that Encode leaves free
 	// for attributes added after encoding: traceparent (11+6+55 bytes),
-	// tracestate (10+6+up to 512) and the worker's DLQ "error" (5+6+up to
-	// MaxReasonBytes) sum to 867; the rest is slack. It is what keeps a message
-	// that fits at send time from failing to fit when it is moved to the DLQ
-	// with its reason.
+	// tracestate (10+6+up to 512), and DeadLetter's "error" (5+6+up to
+	// MaxReasonBytes) and "original_message_id" (19+6+up to 100) sum to 992;
+	// the rest is slack. It is what keeps a message that fits at send time
+	// from failing to fit when it is moved to the DLQ with its reason.
 	AttributeReserve = 1024
 
 	// MaxEncodedBytes is the most an encoded message may count (body plus
@@ -51,9 +51,11 @@ const (
 	MaxAttributes = 10
 
 	// ReservedAttributes is how many of MaxAttributes Encode leaves free
-	// (traceparent, tracestate, error). With schema, source and a possible
-	// content-encoding, that leaves EncodeWith room for 4 extra attributes.
-	ReservedAttributes = 3
+	// (traceparent, tracestate, and DeadLetter's error and
+	// original_message_id), so a dead-lettered copy keeps every attribute.
+	// With schema, source and a possible content-encoding, that leaves
+	// EncodeWith room for 3 extra attributes.
+	ReservedAttributes = 4
 )
 
 // Message attribute names that this package sets or reads.
@@ -65,8 +67,12 @@ const (
 	AttrSource = "source"
 	// AttrContentEncoding is "gzip" when the body is gzip then base64.
 	AttrContentEncoding = "content-encoding"
-	// AttrError is the DLQ message's reason: Reason(err).
+	// AttrError is the DLQ message's reason: Reason(err), or whatever reason
+	// DeadLetter was given, made safe.
 	AttrError = "error"
+	// AttrOriginalMessageID is the DLQ message's copy of the SQS message id of
+	// the message it copies (see DeadLetter).
+	AttrOriginalMessageID = "original_message_id"
 )
 
 // attrType is the data type of every attribute this package writes; SQS
@@ -112,7 +118,8 @@ func Encode(b *Batch) (Message, error) {
 // in the message size. Extra attributes may not replace schema, source or
 // content-encoding, and names must be valid SQS attribute names. Attributes
 // added to Message.Attributes after encoding are not checked: AttributeReserve
-// and ReservedAttributes leave room for traceparent, tracestate and error only.
+// and ReservedAttributes leave room for traceparent and tracestate, and for
+// what DeadLetter adds, only.
 func EncodeWith(b *Batch, extra map[string]string) (Message, error) {
 	if err := Validate(b); err != nil {
 		return Message{}, err

@@ -7,10 +7,11 @@
 // cuts it into batches that each fit one SQS message (numbering a snapshot's
 // batches and appending its seal), and Encode turns each into a Message. A
 // worker calls Decode on what it receives; any error wraps ErrMalformed, and
-// Reason(err) is what goes in the DLQ's "error" attribute. Validate is the one
-// set of rules; Encode, Decode and Split all apply it. Ids come from
-// ServiceID, AWSLabel, EdgeID and EdgeIDWithKey, never from string
-// concatenation elsewhere: Validate checks every edge id against its endpoints.
+// the message goes to the DLQ as DeadLetter builds it, with Reason(err) as its
+// reason. Validate is the one set of rules; Encode, Decode and Split all apply
+// it. Ids come from ServiceID, AWSLabel, EdgeID and EdgeIDWithKey, never from
+// string concatenation elsewhere: Validate checks every edge id against its
+// endpoints.
 package edgebatch
 
 import "time"

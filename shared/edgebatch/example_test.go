@@ -85,3 +85,15 @@ func ExampleSplit() {
 	// seq 1: 3 vertices, 2 edges
 	// seq 2: seal of 2 batches
 }
+
+func ExampleEdgeID() {
+	fmt.Println(edgebatch.EdgeID(edgebatch.CallsLabel, "svc:petsite/payforadoption", "svc:petsite/petsearch"))
+	// A '>' or '#' in an endpoint could let two edges share a readable id
+	// ("calls:svc:a>b>svc:c" for both of these), so such edges are hashed.
+	fmt.Println(edgebatch.EdgeID(edgebatch.CallsLabel, "svc:a>b", "svc:c"))
+	fmt.Println(edgebatch.EdgeID(edgebatch.CallsLabel, "svc:a", "b>svc:c"))
+	// Output:
+	// calls:svc:petsite/payforadoption>svc:petsite/petsearch
+	// calls:sha256:9a5a80348adae8f373142dca01368baeed4fa2c07dde2deddb4e5b19d1836e2e
+	// calls:sha256:d2662506a21d7b28abefd346087545307af756b3a0bc5643544712c6072d7168
+}

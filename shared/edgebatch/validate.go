@@ -569,17 +569,21 @@ func truncateUTF8(s string, n int) string {
 	return s[:n]
 }
 
-// shorten makes s a single line of at most n bytes holding only characters
-// SQS accepts in an attribute value, marking a cut with "...".
+// shorten makes s a single line of at most n bytes (n > 3) holding only
+// characters SQS accepts in an attribute value, marking a cut with "...".
+// Line breaks and tabs become spaces, so a reason stays one line in a log;
+// other control characters, bytes that are not UTF-8 and characters SQS
+// refuses become '?', one byte each. The cut comes after that, on valid
+// UTF-8, so it never splits a character.
 func shorten(s string, n int) string {
 	s = strings.Map(func(r rune) rune {
 		switch {
-		case r == '\n' || r == '\r' || r == '\t':
+		case r == '\n' || r == '\r' || r == '\t' || r == '\u0085' || r == '\u2028' || r == '\u2029':
 			return ' '
-		case sqsChar(r) && r != utf8.RuneError:
-			return r
+		case r < 0x20 || 0x7f <= r && r < 0xa0, !sqsChar(r), r == utf8.RuneError:
+			return '?'
 		}
-		return '?'
+		return r
 	}, s)
 	if len(s) <= n {
 		return s

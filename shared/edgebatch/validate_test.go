@@ -30,6 +30,19 @@ func TestValidate(t *testing.T) {
 		e.ID = EdgeID(e.Label, e.From, e.To)
 	}
 
+	// ends renames the vertices to from and to and gives the edge the id id,
+	// or EdgeID's when id is "".
+	ends := func(from, to, id string) func(*Batch) {
+		return func(b *Batch) {
+			b.Vertices[0].ID, b.Vertices[1].ID = from, to
+			e := &b.Edges[0]
+			e.From, e.To, e.ID = from, to, id
+			if id == "" {
+				e.ID = EdgeID(e.Label, from, to)
+			}
+		}
+	}
+
 	tests := []struct {
 		name   string
 		mutate func(*Batch)
@@ -78,6 +91,17 @@ func TestValidate(t *testing.T) {
 			twoLong(b)
 			e := &b.Edges[0]
 			e.ID = EdgeIDWithKey(e.Label, e.From, e.To, "export-a")
+		}, nil},
+		{"a hashed edge id between endpoints holding '>' is valid", ends("svc:a>b", "svc:c", ""), nil},
+		{"a hashed edge id with a key between endpoints holding '#' is valid", func(b *Batch) {
+			ends("arn:aws:logs:eu-west-1:1:log-group:/app#blue", "svc:c", "")(b)
+			e := &b.Edges[0]
+			e.ID = EdgeIDWithKey(e.Label, e.From, e.To, "k#>")
+		}, nil},
+		{"a hashed edge id with a label holding ':' is valid", func(b *Batch) {
+			e := &b.Edges[0]
+			e.Label = "calls:http"
+			e.ID = EdgeID(e.Label, e.From, e.To)
 		}, nil},
 		{"an edge from a vertex to itself is valid", func(b *Batch) {
 			e := &b.Edges[0]
@@ -148,6 +172,14 @@ func TestValidate(t *testing.T) {
 		{"a hashed edge id where the readable one fits is refused", func(b *Batch) {
 			e := &b.Edges[0]
 			e.ID = e.Label + hashedMarker + edgeDigest(e.From, e.To)
+		}, []string{"edges[0].id"}},
+		{"a readable edge id whose from holds '>' is refused", ends("svc:a>b", "svc:c", "calls:svc:a>b>svc:c"), []string{"edges[0].id"}},
+		{"a readable edge id whose to holds '>' is refused", ends("svc:a", "b>svc:c", "calls:svc:a>b>svc:c"), []string{"edges[0].id"}},
+		{"a readable edge id whose to holds '#' is refused", ends("svc:a", "svc:b#c", "calls:svc:a>svc:b#c"), []string{"edges[0].id"}},
+		{"a readable edge id whose label holds ':' is refused", func(b *Batch) {
+			e := &b.Edges[0]
+			e.Label = "calls:http"
+			e.ID = e.Label + ":" + e.From + ">" + e.To
 		}, []string{"edges[0].id"}},
 		{"an edge from a vertex outside the batch is refused", func(b *Batch) {
 			e := &b.Edges[0]
@@ -261,6 +293,18 @@ func TestValidationError(t *testing.T) {
 		p, ok := errors.AsType[*Problem](err)
 		if !ok || p.Path != "source" {
 			t.Errorf("errors.AsType[*Problem] = %v, %v; want the first problem", p, ok)
+		}
+	})
+
+	t.Run("an ambiguous readable edge id is refused with the id it needs", func(t *testing.T) {
+		t.Parallel()
+		b := testBatch()
+		b.Vertices[0].ID, b.Vertices[1].ID = "svc:a>b", "svc:c"
+		e := &b.Edges[0]
+		e.From, e.To, e.ID = "svc:a>b", "svc:c", "calls:svc:a>b>svc:c"
+		want := `edges[0].id: is the readable form, but from "svc:a>b" holds '>', so another edge could have this id: want "calls:sha256:` + edgeDigest("svc:a>b", "svc:c") + `" (see EdgeID)`
+		if got := Validate(b); got == nil || got.Error() != want {
+			t.Errorf("Validate() = %v\nwant %s", got, want)
 		}
 	})
 
