@@ -57,8 +57,9 @@ func (s *handshakeSigner) header(ctx context.Context) (http.Header, error) {
 }
 
 // authInfo is the gremlin-go callback. It cannot return an error, so a
-// failure is logged and the handshake goes unsigned, which Neptune refuses:
-// the connection error then reaches the writer's retries.
+// failure is logged and the handshake goes unsigned, which Neptune refuses
+// with 403: the writer reports that as access denied (FaultAccess), which is
+// what it is while no credentials can be had.
 func (s *handshakeSigner) authInfo() gremlingo.AuthInfoProvider {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -68,26 +69,4 @@ func (s *handshakeSigner) authInfo() gremlingo.AuthInfoProvider {
 		return &gremlingo.AuthInfo{}
 	}
 	return gremlingo.HeaderAuthInfo(h)
-}
-
-// slogLogger routes gremlin-go's own log lines to slog, so the worker's logs
-// stay one JSON stream.
-type slogLogger struct{ l *slog.Logger }
-
-func (s slogLogger) Log(v gremlingo.LogVerbosity, args ...any) {
-	msg := fmt.Sprint(args...)
-	switch v {
-	case gremlingo.Debug:
-		s.l.Debug(msg, "component", "gremlin-go")
-	case gremlingo.Info:
-		s.l.Info(msg, "component", "gremlin-go")
-	case gremlingo.Warning:
-		s.l.Warn(msg, "component", "gremlin-go")
-	default:
-		s.l.Error(msg, "component", "gremlin-go")
-	}
-}
-
-func (s slogLogger) Logf(v gremlingo.LogVerbosity, format string, args ...any) {
-	s.Log(v, fmt.Sprintf(format, args...))
 }

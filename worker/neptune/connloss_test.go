@@ -57,4 +57,37 @@ func TestConnectionLossIsRetried(t *testing.T) {
 			t.Fatalf("graph has %d vertices, %d edges", v, e)
 		}
 	})
+	t.Run("connections that keep failing are replaced by a new pool", func(t *testing.T) {
+		t.Parallel()
+		srv := startStandIn(t, neptunelocal.Options{})
+		w := newWriter(t, neptune.Config{Endpoint: srv.URL(), MaxAttempts: 100, MaxBackoff: 20 * time.Millisecond})
+		writeTimes(t, w, 1)
+		if err := srv.SetFaults(neptunelocal.Faults{DropRate: 1}); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() {
+			_, err := w.Write(context.Background(), petsite())
+			done <- err
+		}()
+		deadline := time.Now().Add(10 * time.Second)
+		for w.Stats().Rebuilds == 0 {
+			if time.Now().After(deadline) {
+				t.Fatalf("writer stats %+v: no rebuild after requests kept losing their connection", w.Stats())
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		if err := srv.SetFaults(neptunelocal.Faults{}); err != nil {
+			t.Fatal(err)
+		}
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		if st := w.Stats(); st.Pools < 2 {
+			t.Fatalf("writer stats %+v; want a second pool", st)
+		}
+		if v, e := srv.Graph().Counts(); v != 40 || e != 100 {
+			t.Fatalf("graph has %d vertices, %d edges", v, e)
+		}
+	})
 }

@@ -7,6 +7,12 @@
 // Every request is one Neptune transaction and every upsert is keyed by a
 // deterministic id, so a request can be repeated any number of times: that is
 // what makes retries after an ambiguous failure (a dropped connection) safe.
+//
+// Failures are classified by the code of Neptune's error document (Classify,
+// Fault): only a closed list of codes blames the batch's content. The pool is
+// opened on first use, not by New, so a worker started during an outage
+// starts; it is rebuilt after ReadOnlyViolationException (a failover) or
+// after RebuildAfter requests in a row got no answer.
 package neptune
 
 import (
@@ -15,8 +21,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
-	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	gremlingo "github.com/apache/tinkerpop/gremlin-go/v3/driver"
@@ -56,9 +62,18 @@ type Config struct {
 	// BaseBackoff and MaxBackoff shape the jittered exponential backoff
 	// between tries; 50ms and 2s when zero.
 	BaseBackoff, MaxBackoff time.Duration
-	// RequestTimeout bounds one request, waiting included; 30s when zero.
-	// gremlin-go has no timeout of its own.
+	// RequestTimeout bounds one request, waiting for a connection included;
+	// 30s when zero. gremlin-go has no timeout of its own.
 	RequestTimeout time.Duration
+	// RebuildAfter is how many requests in a row may get no answer
+	// (connection refused or lost, timeout) before the connection pool is
+	// rebuilt; 3 when zero. A ReadOnlyViolationException rebuilds it at once.
+	RebuildAfter int
+	// DriverLogInterval is the least time between two log lines of one kind
+	// from gremlin-go, the ones in between being counted, not written; 10s
+	// when zero. During an outage the driver logs a warning per failed dial,
+	// tens of thousands a minute.
+	DriverLogInterval time.Duration
 	// Logger; slog.Default() when nil.
 	Logger *slog.Logger
 	// Now is the clock for first_seen/last_seen; time.Now when nil.
@@ -87,6 +102,12 @@ func (c *Config) setDefaults() {
 	if c.RequestTimeout <= 0 {
 		c.RequestTimeout = 30 * time.Second
 	}
+	if c.RebuildAfter <= 0 {
+		c.RebuildAfter = 3
+	}
+	if c.DriverLogInterval <= 0 {
+		c.DriverLogInterval = 10 * time.Second
+	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
@@ -108,7 +129,11 @@ func (c Config) Validate() error {
 	case err != nil:
 		errs = append(errs, fmt.Errorf("neptune endpoint: %w", err))
 	case u.Scheme != "ws" && u.Scheme != "wss":
-		errs = append(errs, fmt.Errorf("neptune endpoint %q: scheme must be ws or wss", c.Endpoint))
+		errs = append(errs, fmt.Errorf("neptune endpoint %q: scheme must be ws or wss", redactURL(c.Endpoint)))
+	case u.User != nil:
+		// Credentials in the URL would end up in the driver's error texts
+		// and logs; Neptune authenticates with IAM, not the URL.
+		errs = append(errs, errors.New("neptune endpoint must not carry credentials (use IAM auth)"))
 	}
 	if c.IAMAuth && c.Credentials == nil {
 		errs = append(errs, errors.New("IAM auth needs credentials"))
@@ -129,63 +154,145 @@ func (c Config) Validate() error {
 // Writer writes edge batches to Neptune. It is safe for concurrent use: many
 // batches may be written at once, sharing the Writers limit.
 type Writer struct {
-	cfg    Config
-	conn   *gremlingo.DriverRemoteConnection
-	g      *gremlingo.GraphTraversalSource
-	slots  chan struct{}
-	tracer trace.Tracer
+	cfg      Config
+	settings func(*gremlingo.DriverRemoteConnectionSettings)
+	signer   *handshakeSigner // nil without IAM
+	driver   *driverLogger
+	tracer   trace.Tracer
 
-	inflight sync.WaitGroup // requests sent and not yet answered
+	// slots is the writer's one bound on concurrency: a request holds a slot
+	// from before it is sent until Neptune answers it, even if its caller
+	// has given up (so Writers bounds what Neptune really has in flight);
+	// waiting for one honours the caller's context (the message's deadline
+	// counts slot waits); and Close, by taking every slot, waits for every
+	// request still in flight. A conc pool bounded to Writers could not
+	// replace it: pool.Go blocks without a context. Write's per-batch conc
+	// pool only fans chunks out and stops them on the first error.
+	slots     chan struct{}
+	closing   chan struct{} // closed when Close begins: no new request
+	closeOnce sync.Once
+
+	mu       sync.Mutex
+	cur      *generation // nil until first use, and after a rebuild
+	dialing  *dialCall
+	draining map[*generation]struct{} // retired, waiting for their requests
+	closed   bool
+
+	pools    atomic.Int64 // pools opened
+	rebuilds atomic.Int64 // pools retired for a failover or failures
 }
 
-// New connects to Neptune. It fails if the first connection cannot be made,
-// so a misconfigured endpoint is found at start, not at the first message.
+// ErrClosed is returned by requests made after Close began.
+var ErrClosed = errors.New("neptune writer is closed")
+
+// New prepares a writer. It fails only for a configuration error (ErrConfig):
+// it does not connect, so a worker restarted during an outage starts, serves
+// its health and waits. The connection pool is opened by the first request
+// or Probe.
 func New(ctx context.Context, cfg Config) (*Writer, error) {
 	cfg.setDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	w := &Writer{
+		cfg:      cfg,
+		driver:   newDriverLogger(cfg.Logger, cfg.DriverLogInterval, time.Now),
+		tracer:   otel.Tracer("github.com/graphfleet/graphfleet/worker/neptune"),
+		slots:    make(chan struct{}, cfg.Writers),
+		closing:  make(chan struct{}),
+		draining: make(map[*generation]struct{}),
+	}
 	var auth gremlingo.AuthInfoProvider
 	if cfg.IAMAuth {
-		signer := newHandshakeSigner(cfg.Endpoint, cfg.Region, cfg.Credentials, cfg.Logger)
-		auth = gremlingo.NewDynamicAuth(signer.authInfo)
+		w.signer = newHandshakeSigner(cfg.Endpoint, cfg.Region, cfg.Credentials, cfg.Logger)
+		auth = gremlingo.NewDynamicAuth(w.signer.authInfo)
 	}
-	conn, err := gremlingo.NewDriverRemoteConnection(cfg.Endpoint, func(s *gremlingo.DriverRemoteConnectionSettings) {
+	w.settings = func(s *gremlingo.DriverRemoteConnectionSettings) {
 		s.AuthInfo = auth
-		s.Logger = slogLogger{cfg.Logger}
+		s.Logger = w.driver
 		s.LogVerbosity = gremlingo.Warning
-		s.ConnectionTimeout = 10 * time.Second
+		s.ConnectionTimeout = connectTimeout
 		// One connection per writer slot at most: each carries requests
 		// serially from the pool's point of view, as Neptune's guidance
 		// recommends for upserts.
 		s.MaximumConcurrentConnections = cfg.Writers
 		s.NewConnectionThreshold = 1
-	})
-	if err != nil {
-		return nil, fmt.Errorf("cannot connect to Neptune at %s: %w", redactURL(cfg.Endpoint), err)
 	}
-	return &Writer{
-		cfg:    cfg,
-		conn:   conn,
-		g:      gremlingo.Traversal_().WithRemote(conn),
-		slots:  make(chan struct{}, cfg.Writers),
-		tracer: otel.Tracer("github.com/graphfleet/graphfleet/worker/neptune"),
-	}, nil
+	return w, nil
 }
 
-// Close waits for requests still in flight (at most RequestTimeout: gremlin-go
-// must not be closed under a request it is still sending), then closes the
-// connection pool.
+// Close stops new requests, waits for the ones in flight (at most
+// RequestTimeout: gremlin-go must not be closed under a request it is still
+// sending), then closes every connection pool. It is safe to call more than
+// once.
 func (w *Writer) Close() error {
-	done := make(chan struct{})
-	go func() { w.inflight.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(w.cfg.RequestTimeout):
-		w.cfg.Logger.Warn("closing the Neptune connection with requests still unanswered")
-	}
-	w.conn.Close()
+	w.closeOnce.Do(func() {
+		close(w.closing)
+		t := time.NewTimer(w.cfg.RequestTimeout)
+		defer t.Stop()
+	drain:
+		for held := 0; held < cap(w.slots); held++ {
+			select {
+			case w.slots <- struct{}{}:
+			case <-t.C:
+				w.cfg.Logger.Warn("closing the Neptune connection with requests still unanswered")
+				break drain
+			}
+		}
+		w.mu.Lock()
+		w.closed = true
+		pools := make([]*generation, 0, len(w.draining)+1)
+		if w.cur != nil {
+			pools = append(pools, w.cur)
+		}
+		for p := range w.draining {
+			pools = append(pools, p)
+		}
+		w.cur = nil
+		w.mu.Unlock()
+		for _, p := range pools {
+			p.retire()
+			p.close()
+		}
+		w.driver.flush()
+	})
 	return nil
+}
+
+// Stats are the writer's connection counters, for health and tests.
+type Stats struct {
+	Pools    int64 // connection pools opened
+	Rebuilds int64 // pools replaced after a failover or repeated failures
+	// Unanswered is how many requests in a row got no answer on the
+	// current pool.
+	Unanswered int64
+}
+
+// Stats returns the writer's connection counters.
+func (w *Writer) Stats() Stats {
+	st := Stats{Pools: w.pools.Load(), Rebuilds: w.rebuilds.Load()}
+	w.mu.Lock()
+	if w.cur != nil {
+		st.Unanswered = w.cur.unanswered.Load()
+	}
+	w.mu.Unlock()
+	return st
+}
+
+// probeID is a vertex id no batch can carry (edgebatch ids are "svc:...",
+// ARNs, or "<label>:<from>><to>"), so the probe reads nothing real.
+const probeID = "graphfleet:probe"
+
+// Probe asks Neptune one cheap question that touches no data (the count of a
+// vertex that does not exist): nil when Neptune answers. It opens the pool
+// first when there is none, at start or after it was marked broken, so it is
+// also how a worker finds Neptune back after an outage. It takes a writer
+// slot like any request, and its error classifies like a write's: a refused
+// IAM handshake is FaultAccess.
+func (w *Writer) Probe(ctx context.Context) error {
+	return w.try(ctx, "neptune.probe", 1, 0, 0, func(g *gremlingo.GraphTraversalSource) *gremlingo.GraphTraversal {
+		return g.V(probeID).Count()
+	})
 }
 
 // Result tells what writing one batch took.
@@ -209,21 +316,23 @@ func (w *Writer) Write(ctx context.Context, b *edgebatch.Batch) (Result, error) 
 	echunks := chunk(st, b.Edges, func(e edgebatch.Edge) map[string]any { return e.Props }, w.cfg.RecordsPerRequest)
 
 	// Vertices first: mergeE refuses an edge whose endpoints do not exist.
-	if err := runChunks(ctx, w, vchunks, &res, func(c []edgebatch.Vertex) *gremlingo.GraphTraversal {
+	// Each request ends with id(): Neptune's guidance, so whole elements are
+	// not serialised back. The chain of upserts yields one traverser.
+	if err := runChunks(ctx, w, vchunks, &res, func(g *gremlingo.GraphTraversalSource, c []edgebatch.Vertex) *gremlingo.GraphTraversal {
 		var t *gremlingo.GraphTraversal
 		for _, v := range c {
-			t = st.appendVertex(w.g, t, v)
+			t = st.appendVertex(g, t, v)
 		}
-		return t
+		return t.Id()
 	}, func(r *Result, n int) { r.Vertices += n }); err != nil {
 		return res, err
 	}
-	err := runChunks(ctx, w, echunks, &res, func(c []edgebatch.Edge) *gremlingo.GraphTraversal {
+	err := runChunks(ctx, w, echunks, &res, func(g *gremlingo.GraphTraversalSource, c []edgebatch.Edge) *gremlingo.GraphTraversal {
 		var t *gremlingo.GraphTraversal
 		for _, e := range c {
-			t = st.appendEdge(w.g, t, e)
+			t = st.appendEdge(g, t, e)
 		}
-		return t
+		return t.Id()
 	}, func(r *Result, n int) { r.Edges += n })
 	return res, err
 }
@@ -256,7 +365,7 @@ func chunk[T any](st stamp, items []T, props func(T) map[string]any, budget int)
 }
 
 func runChunks[T any](ctx context.Context, w *Writer, chunks []chunked[T], res *Result,
-	build func([]T) *gremlingo.GraphTraversal, count func(*Result, int)) error {
+	build func(*gremlingo.GraphTraversalSource, []T) *gremlingo.GraphTraversal, count func(*Result, int)) error {
 	if len(chunks) == 0 {
 		return nil
 	}
@@ -266,7 +375,9 @@ func runChunks[T any](ctx context.Context, w *Writer, chunks []chunked[T], res *
 	p := pool.NewWithResults[done]().WithErrors().WithContext(ctx).WithCancelOnError().WithFirstError()
 	for _, c := range chunks {
 		p.Go(func(ctx context.Context) (done, error) {
-			attempts, err := w.send(ctx, len(c.items), c.records, func() *gremlingo.GraphTraversal { return build(c.items) })
+			attempts, err := w.send(ctx, len(c.items), c.records, func(g *gremlingo.GraphTraversalSource) *gremlingo.GraphTraversal {
+				return build(g, c.items)
+			})
 			return done{attempts, c.records, len(c.items)}, err
 		})
 	}
@@ -280,9 +391,9 @@ func runChunks[T any](ctx context.Context, w *Writer, chunks []chunked[T], res *
 	return err
 }
 
-// send runs one request with retries. build makes a fresh traversal per try:
-// a gremlin-go traversal is spent once submitted.
-func (w *Writer) send(ctx context.Context, elements, records int, build func() *gremlingo.GraphTraversal) (int, error) {
+// send runs one request with retries. build makes a fresh traversal per try,
+// on the pool the try uses: a gremlin-go traversal is spent once submitted.
+func (w *Writer) send(ctx context.Context, elements, records int, build func(*gremlingo.GraphTraversalSource) *gremlingo.GraphTraversal) (int, error) {
 	var err error
 	for attempt := 1; attempt <= w.cfg.MaxAttempts; attempt++ {
 		if attempt > 1 {
@@ -290,7 +401,7 @@ func (w *Writer) send(ctx context.Context, elements, records int, build func() *
 				return attempt - 1, errors.Join(err, serr)
 			}
 		}
-		err = w.try(ctx, attempt, elements, records, build)
+		err = w.try(ctx, "neptune.upsert", attempt, elements, records, build)
 		if err == nil {
 			return attempt, nil
 		}
@@ -303,14 +414,23 @@ func (w *Writer) send(ctx context.Context, elements, records int, build func() *
 }
 
 // try sends one request within a writer slot and its own span.
-func (w *Writer) try(ctx context.Context, attempt, elements, records int, build func() *gremlingo.GraphTraversal) (err error) {
+func (w *Writer) try(ctx context.Context, name string, attempt, elements, records int,
+	build func(*gremlingo.GraphTraversalSource) *gremlingo.GraphTraversal) (err error) {
+	select {
+	case <-w.closing:
+		return ErrClosed
+	default:
+	}
 	select {
 	case w.slots <- struct{}{}:
 	case <-ctx.Done():
-		return ctx.Err()
+		return &RequestError{err: fmt.Errorf("waiting for a writer slot: %w", ctx.Err()), code: "cancelled", fault: FaultNeptune}
+	case <-w.closing:
+		return ErrClosed
 	}
+	release := func() { <-w.slots }
 
-	ctx, span := w.tracer.Start(ctx, "neptune.upsert", trace.WithSpanKind(trace.SpanKindClient),
+	ctx, span := w.tracer.Start(ctx, name, trace.WithSpanKind(trace.SpanKindClient),
 		trace.WithAttributes(
 			attribute.String("db.system", "neptune"),
 			attribute.Int("graphfleet.records", records),
@@ -318,122 +438,134 @@ func (w *Writer) try(ctx context.Context, attempt, elements, records int, build 
 			attribute.Int("graphfleet.attempt", attempt),
 		))
 	defer func() {
+		outcome, fault := "ok", FaultNone
 		if err != nil {
+			outcome, fault = "error", Classify(err)
+			var re *RequestError
+			if errors.As(err, &re) {
+				outcome = re.code
+			}
 			span.RecordError(err)
-			span.SetStatus(codes.Error, errorClass(err))
+			span.SetStatus(codes.Error, outcome)
 		}
-		span.SetAttributes(attribute.String("graphfleet.outcome", errorClass(err)))
+		span.SetAttributes(attribute.String("graphfleet.outcome", outcome), attribute.String("graphfleet.fault", fault.String()))
 		span.End()
 	}()
 
-	ctx, cancel := context.WithTimeout(ctx, w.cfg.RequestTimeout)
+	reqCtx, cancel := context.WithTimeout(ctx, w.cfg.RequestTimeout)
 	defer cancel()
-	done := make(chan error, 1)
+	p, err := w.pool(reqCtx)
+	if err != nil {
+		release()
+		return w.connectFailed(ctx, err)
+	}
 	// The request runs in a goroutine of its own so that a cancelled or
-	// timed-out caller need not wait for it. It keeps its writer slot until
-	// Neptune answers, so the Writers limit bounds what Neptune really has
-	// in flight, and Close waits for it.
-	w.inflight.Add(1)
-	go func() {
-		defer w.inflight.Done()
-		defer func() { <-w.slots }()
-		// gremlin-go v3.7.4 can panic ("send on closed channel") when a
-		// request is written to a connection that has just failed: the pool
-		// still sees it as established while its transport is closed. That
-		// is a lost connection like any other, so it becomes a retryable
-		// error here instead of taking the worker down.
-		defer func() {
-			if r := recover(); r != nil {
-				done <- fmt.Errorf("%s: gremlin-go panicked writing to a failed connection: %v", connectionLost, r)
-			}
-		}()
-		// End with id(): Neptune's guidance, so whole elements are not
-		// serialised back. The chain of upserts yields one traverser.
-		_, err := build().Id().ToList()
-		done <- err
-	}()
+	// timed-out caller need not wait for it. It keeps its writer slot, and
+	// its place on its pool, until Neptune answers.
+	answered := make(chan error, 1)
+	go func() { answered <- p.run(build) }()
 	select {
-	case err := <-done:
-		if err != nil {
-			return &RequestError{err: err}
+	case err := <-answered:
+		p.leave()
+		release()
+		return w.answered(p, err)
+	case <-reqCtx.Done():
+		go func() {
+			// If the pool is closed under it (retired, and still
+			// unanswered after RequestTimeout), gremlin-go never answers:
+			// give the slot back then rather than never.
+			select {
+			case <-answered:
+			case <-p.closed:
+			}
+			p.leave()
+			release()
+		}()
+		if ctx.Err() != nil {
+			return &RequestError{err: ctx.Err(), code: "cancelled", fault: FaultNeptune}
 		}
-		return nil
-	case <-ctx.Done():
 		// The request may still complete on the server; every upsert is
-		// idempotent, so a retry is safe either way.
-		return &RequestError{err: fmt.Errorf("no answer within %s: %w", w.cfg.RequestTimeout, ctx.Err()), timeout: true}
+		// idempotent, so a retry is safe either way. A pool whose requests
+		// keep going unanswered may be pinned to a dead instance.
+		w.unanswered(p)
+		return &RequestError{err: fmt.Errorf("no answer within %s: %w", w.cfg.RequestTimeout, reqCtx.Err()),
+			code: "timeout", fault: FaultNeptune, retry: true}
 	}
 }
 
-// RequestError is a failed Neptune request.
+// answered turns a request's answer into its error, and acts on what the
+// answer says about the pool.
+func (w *Writer) answered(p *generation, err error) error {
+	if err == nil {
+		p.unanswered.Store(0)
+		return nil
+	}
+	c := classifyDriverError(err)
+	switch {
+	case c.rebuild:
+		w.retire(p, c.code)
+	case c.connection:
+		w.unanswered(p)
+	default:
+		p.unanswered.Store(0) // Neptune answered: the connection works
+	}
+	return &RequestError{err: err, code: c.code, fault: c.fault, retry: c.retry}
+}
+
+// unanswered counts a request that got no answer on p, and rebuilds the pool
+// after RebuildAfter in a row.
+func (w *Writer) unanswered(p *generation) {
+	if p.unanswered.Add(1) >= int64(w.cfg.RebuildAfter) {
+		w.retire(p, fmt.Sprintf("%d requests in a row got no answer", w.cfg.RebuildAfter))
+	}
+}
+
+// connectFailed turns a failure to get a pool into the request's error.
+func (w *Writer) connectFailed(ctx context.Context, err error) error {
+	var ce *ConnectError
+	switch {
+	case errors.As(err, &ce):
+		f := ce.fault()
+		// Access denied is not retried here: the same credentials are
+		// refused the same way; the consumer stops intake and alarms.
+		return &RequestError{err: err, code: "connect", fault: f, retry: f == FaultNeptune}
+	case errors.Is(err, ErrClosed):
+		return err
+	case ctx.Err() != nil:
+		return &RequestError{err: ctx.Err(), code: "cancelled", fault: FaultNeptune}
+	}
+	return &RequestError{err: fmt.Errorf("no connection within %s: %w", w.cfg.RequestTimeout, err),
+		code: "timeout", fault: FaultNeptune, retry: true}
+}
+
+// RequestError is a failed Neptune request, classified.
 type RequestError struct {
-	err     error
-	timeout bool
+	err   error
+	code  string // Neptune's error code, a gremlin-go code, or connection, connect, timeout, cancelled
+	fault Fault
+	retry bool
 }
 
 func (e *RequestError) Error() string { return "neptune request: " + e.err.Error() }
 func (e *RequestError) Unwrap() error { return e.err }
 
-// Retryable reports whether a request error is one Neptune tells clients to
-// retry (concurrent modification, throttling, overload) or a lost connection,
-// after which the request may or may not have been applied: retrying an
-// idempotent upsert is right in both cases. Malformed queries, constraint
-// violations and the like are not retried.
+// Code is Neptune's error code for the failure ("ConcurrentModificationException"),
+// a gremlin-go error code ("E1201"), or one of "connection" (no answer),
+// "connect" (no connection could be opened), "timeout" and "cancelled".
+func (e *RequestError) Code() string { return e.code }
+
+// Fault is whose fault the failure is (as Classify).
+func (e *RequestError) Fault() Fault { return e.fault }
+
+// Retryable reports whether the writer retries this error itself: the codes
+// Neptune's error table marks retryable (concurrent modification, throttling,
+// ...), a failover (after rebuilding its connections), and requests that got
+// no answer (refused or lost connections, timeouts), after which the request
+// may or may not have been applied: retrying an idempotent upsert is right in
+// both cases. Content refusals and access denial are not retried.
 func Retryable(err error) bool {
 	var re *RequestError
-	if !errors.As(err, &re) {
-		return false
-	}
-	if re.timeout {
-		return true
-	}
-	switch errorClass(err) {
-	case "concurrent_modification", "throttled", "connection", "server_unavailable":
-		return true
-	}
-	return false
-}
-
-// errorClass names an outcome for spans, metrics and retry decisions.
-// gremlin-go gives errors as text: Neptune's error document travels in the
-// status message, and connection failures surface as read-loop or dial errors.
-func errorClass(err error) string {
-	if err == nil {
-		return "ok"
-	}
-	s := err.Error()
-	switch {
-	case strings.Contains(s, "ConcurrentModificationException"):
-		return "concurrent_modification"
-	case strings.Contains(s, "ThrottlingException"), strings.Contains(s, "TooManyRequests"),
-		strings.Contains(s, "MemoryLimitExceededException"):
-		return "throttled"
-	case strings.Contains(s, "ReadOnlyViolationException"), strings.Contains(s, "InternalFailureException"),
-		strings.Contains(s, "TimeLimitExceededException"):
-		return "server_unavailable"
-	case strings.Contains(s, "\"code\""):
-		return "refused" // any other Neptune error document: the query itself is wrong
-	case isConnectionError(s):
-		return "connection"
-	}
-	return "other"
-}
-
-// connectionLost marks errors the writer itself raises for a lost connection.
-const connectionLost = "connection lost"
-
-func isConnectionError(s string) bool {
-	for _, marker := range []string{
-		connectionLost,
-		"connection refused", "connection reset", "broken pipe", "EOF", "use of closed network connection",
-		"websocket", "E0101", "E0102", "E0104", "E0105", "E0501", "bad handshake", "i/o timeout",
-		"no answer within",
-	} {
-		if strings.Contains(s, marker) {
-			return true
-		}
-	}
-	return false
+	return errors.As(err, &re) && re.retry
 }
 
 // redactURL drops anything but scheme, host and path, in case credentials

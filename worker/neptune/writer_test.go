@@ -3,8 +3,11 @@ package neptune_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -178,8 +181,8 @@ func TestRetries(t *testing.T) {
 		srv := startStandIn(t, neptunelocal.Options{Faults: neptunelocal.Faults{ThrottleRate: 1}})
 		w := newWriter(t, neptune.Config{Endpoint: srv.URL(), MaxAttempts: 3})
 		_, err := w.Write(context.Background(), petsite())
-		if err == nil || !neptune.Retryable(err) {
-			t.Fatalf("err = %v; want a retryable error", err)
+		if err == nil || !neptune.Retryable(err) || neptune.Classify(err) != neptune.FaultNeptune {
+			t.Fatalf("err = %v; want a retryable error, Neptune's fault", err)
 		}
 		if e := srv.Stats().Throttled; e < 3 {
 			t.Fatalf("%d throttled requests; want at least the 3 attempts", e)
@@ -195,8 +198,8 @@ func TestRetries(t *testing.T) {
 			Edges: []edgebatch.Edge{{ID: "calls:a>b", Label: "calls", From: "svc:a", To: "svc:b"}}}
 		_, err := w.Write(context.Background(), b)
 		var re *neptune.RequestError
-		if !errors.As(err, &re) || neptune.Retryable(err) {
-			t.Fatalf("err = %v; want a non-retryable request error", err)
+		if !errors.As(err, &re) || neptune.Retryable(err) || neptune.Classify(err) != neptune.FaultContent || re.Code() != "InvalidParameterException" {
+			t.Fatalf("err = %v; want a non-retryable request error, the content's fault", err)
 		}
 		if srv.Stats().Requests != 1 {
 			t.Fatalf("%d requests; a refusal must not be retried", srv.Stats().Requests)
@@ -211,23 +214,271 @@ func TestIAMAuth(t *testing.T) {
 	t.Run("a writer signing with the right credentials writes", func(t *testing.T) {
 		w := newWriter(t, neptune.Config{Endpoint: srv.URL(), IAMAuth: true, Region: "eu-west-1",
 			Credentials: credentials.NewStaticCredentialsProvider(creds.AccessKeyID, creds.SecretAccessKey, creds.SessionToken)})
+		if err := w.Probe(context.Background()); err != nil {
+			t.Fatal(err)
+		}
 		if _, err := w.Write(context.Background(), petsite()); err != nil {
 			t.Fatal(err)
 		}
 	})
-	t.Run("a writer with the wrong secret cannot connect", func(t *testing.T) {
-		_, err := neptune.New(context.Background(), neptune.Config{Endpoint: srv.URL(), IAMAuth: true, Region: "eu-west-1", Logger: quiet,
-			Credentials: credentials.NewStaticCredentialsProvider(creds.AccessKeyID, "wrong", creds.SessionToken)})
-		if err == nil {
-			t.Fatal("connected with a wrong secret")
+	refused := []struct {
+		name string
+		cfg  neptune.Config
+	}{
+		{"a writer with the wrong secret", neptune.Config{Endpoint: srv.URL(), IAMAuth: true, Region: "eu-west-1",
+			Credentials: credentials.NewStaticCredentialsProvider(creds.AccessKeyID, "wrong", creds.SessionToken)}},
+		{"a writer that does not sign", neptune.Config{Endpoint: srv.URL()}},
+	}
+	for _, tc := range refused {
+		t.Run(tc.name+" starts, and its probe and writes fail as access denied (HTTP 403 on the handshake), not retried", func(t *testing.T) {
+			w := newWriter(t, tc.cfg) // New does not connect: it cannot fail here
+			err := w.Probe(context.Background())
+			var ce *neptune.ConnectError
+			if neptune.Classify(err) != neptune.FaultAccess || !errors.As(err, &ce) || ce.Status != 403 || ce.Code != "AccessDeniedException" {
+				t.Fatalf("probe: err = %v (%v); want access denied from a 403", err, neptune.Classify(err))
+			}
+			before := srv.Stats().AuthFailures
+			_, err = w.Write(context.Background(), petsite())
+			if neptune.Classify(err) != neptune.FaultAccess || neptune.Retryable(err) {
+				t.Fatalf("write: err = %v (%v); want access denied, not retried", err, neptune.Classify(err))
+			}
+			// One handshake by gremlin-go, one to read its status: not
+			// MaxAttempts of each.
+			if n := srv.Stats().AuthFailures - before; n > 2 {
+				t.Fatalf("%d refused handshakes for one write; access denied must not be retried", n)
+			}
+		})
+	}
+}
+
+func TestStartsDuringAnOutage(t *testing.T) {
+	t.Parallel()
+	srv := startStandIn(t, neptunelocal.Options{})
+	if err := srv.SetDown(true); err != nil {
+		t.Fatal(err)
+	}
+	w := newWriter(t, neptune.Config{Endpoint: srv.URL(), MaxAttempts: 2})
+	err := w.Probe(context.Background())
+	var ce *neptune.ConnectError
+	if neptune.Classify(err) != neptune.FaultNeptune || !errors.As(err, &ce) || ce.Status != 0 {
+		t.Fatalf("probe during the outage: err = %v (%v); want Neptune's fault, no HTTP status", err, neptune.Classify(err))
+	}
+	if _, err := w.Write(context.Background(), petsite()); neptune.Classify(err) != neptune.FaultNeptune || !neptune.Retryable(err) {
+		t.Fatalf("write during the outage: err = %v; want Neptune's fault, retryable", err)
+	}
+	if err := srv.SetDown(false); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Probe(context.Background()); err != nil {
+		t.Fatalf("probe once Neptune is back: %v", err)
+	}
+	if _, err := w.Write(context.Background(), petsite()); err != nil {
+		t.Fatal(err)
+	}
+	if st := w.Stats(); st.Pools != 1 {
+		t.Fatalf("stats = %+v; want one pool, opened once Neptune answered", st)
+	}
+}
+
+func TestProbe(t *testing.T) {
+	t.Parallel()
+	srv := startStandIn(t, neptunelocal.Options{})
+	w := newWriter(t, neptune.Config{Endpoint: srv.URL()})
+	if srv.Stats().ConnectionsTotal != 0 {
+		t.Fatal("New connected; the pool is opened on first use")
+	}
+	if err := w.Probe(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	st := srv.Stats()
+	if st.Requests != 1 || st.Committed != 1 || st.Records != 0 || st.Vertices != 0 {
+		t.Fatalf("stats after a probe = %+v; want one request that writes nothing", st)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := w.Probe(ctx); !errors.Is(err, context.Canceled) || neptune.Classify(err) != neptune.FaultNeptune {
+		t.Fatalf("a probe with a cancelled context: %v", err)
+	}
+}
+
+// wantFault is what the writer must make of each Neptune error code, written
+// out here rather than taken from the implementation.
+var wantFault = map[string]neptune.Fault{
+	"AccessDeniedException":           neptune.FaultAccess,
+	"BadRequestException":             neptune.FaultContent,
+	"CancelledByUserException":        neptune.FaultNeptune,
+	"ClientTimeoutException":          neptune.FaultNeptune,
+	"ConcurrentModificationException": neptune.FaultNeptune,
+	"ConstraintViolationException":    neptune.FaultNeptune,
+	"FailureByQueryException":         neptune.FaultNeptune,
+	"IllegalArgumentException":        neptune.FaultContent,
+	"InternalFailureException":        neptune.FaultNeptune,
+	"InvalidArgumentException":        neptune.FaultContent,
+	"InvalidNumericDataException":     neptune.FaultContent,
+	"InvalidParameterException":       neptune.FaultContent,
+	"MalformedQueryException":         neptune.FaultContent,
+	"MemoryLimitExceededException":    neptune.FaultNeptune,
+	"MethodNotAllowedException":       neptune.FaultNeptune,
+	"MissingParameterException":       neptune.FaultContent,
+	"ParsingException":                neptune.FaultContent,
+	"PreconditionsFailedException":    neptune.FaultNeptune,
+	"QueryLimitExceededException":     neptune.FaultNeptune,
+	"QueryLimitException":             neptune.FaultContent,
+	"QueryTooLargeException":          neptune.FaultContent,
+	"ReadOnlyViolationException":      neptune.FaultNeptune,
+	"ServerShutdownException":         neptune.FaultNeptune,
+	"ThrottlingException":             neptune.FaultNeptune,
+	"TimeLimitExceededException":      neptune.FaultNeptune,
+	"TooManyRequestsException":        neptune.FaultNeptune,
+	"UnsupportedOperationException":   neptune.FaultContent,
+}
+
+// oneVertex is a batch of one request.
+func oneVertex() *edgebatch.Batch {
+	return &edgebatch.Batch{V: 1, Source: "deepflow", ObservedAt: time.Now(),
+		Vertices: []edgebatch.Vertex{{ID: "svc:a", Label: "Service", Props: map[string]any{"name": "a"}}}}
+}
+
+// TestClassificationThroughTheDriver has the stand-in answer writes with each
+// Neptune error code, in Neptune's document and status, and checks what the
+// writer makes of it through the real driver: whose fault, whether it retried,
+// and that a probe (a read) still succeeds.
+func TestClassificationThroughTheDriver(t *testing.T) {
+	t.Parallel()
+	codes := neptunelocal.ErrorCodes()
+	if len(codes) != len(wantFault) {
+		t.Fatalf("the stand-in knows %d codes, this test %d", len(codes), len(wantFault))
+	}
+	for _, code := range codes {
+		want, ok := wantFault[code]
+		if !ok {
+			t.Fatalf("no expectation for %s", code)
 		}
-	})
-	t.Run("without IAM the handshake is refused by an IAM-enabled endpoint", func(t *testing.T) {
-		_, err := neptune.New(context.Background(), neptune.Config{Endpoint: srv.URL(), Logger: quiet})
-		if err == nil {
-			t.Fatal("connected unsigned")
+		t.Run(code, func(t *testing.T) {
+			t.Parallel()
+			srv := startStandIn(t, neptunelocal.Options{Faults: neptunelocal.Faults{FailWith: code, FailRate: 1}})
+			w := newWriter(t, neptune.Config{Endpoint: srv.URL(), MaxAttempts: 2})
+			_, err := w.Write(context.Background(), oneVertex())
+			var re *neptune.RequestError
+			if got := neptune.Classify(err); got != want || !errors.As(err, &re) || re.Code() != code || re.Fault() != want {
+				t.Fatalf("err = %v: %v, want %v", err, got, want)
+			}
+			tries := srv.Stats().InjectedFailures
+			if neptune.Retryable(err) {
+				if want != neptune.FaultNeptune || tries != 2 {
+					t.Fatalf("retried a %v error, %d tries for 2 attempts", want, tries)
+				}
+			} else if tries != 1 {
+				t.Fatalf("%d tries of an error the writer does not retry", tries)
+			}
+			if err := w.Probe(context.Background()); err != nil {
+				t.Fatalf("probe: %v; reads still work", err)
+			}
+		})
+	}
+}
+
+// distinctBatches are n batches of distinct vertices and edges, each of a few
+// requests.
+func distinctBatches(n int) []*edgebatch.Batch {
+	out := make([]*edgebatch.Batch, n)
+	for i := range out {
+		b := &edgebatch.Batch{V: 1, Source: "deepflow", ObservedAt: time.Now()}
+		for j := range 30 {
+			b.Vertices = append(b.Vertices, edgebatch.Vertex{ID: fmt.Sprintf("svc:b%d/v%d", i, j), Label: "Service",
+				Props: map[string]any{"name": fmt.Sprint(j), "namespace": fmt.Sprint(i)}})
 		}
-	})
+		for j := range 29 {
+			from, to := b.Vertices[j].ID, b.Vertices[j+1].ID
+			b.Edges = append(b.Edges, edgebatch.Edge{ID: "calls:" + from + ">" + to, Label: "calls", From: from, To: to,
+				Props: map[string]any{"requests": int64(j)}})
+		}
+		out[i] = b
+	}
+	return out
+}
+
+func TestFailoverMidDrain(t *testing.T) {
+	t.Parallel()
+	srv := startStandIn(t, neptunelocal.Options{Faults: neptunelocal.Faults{Latency: 2 * time.Millisecond}})
+	w := newWriter(t, neptune.Config{Endpoint: srv.URL(), MaxBackoff: 20 * time.Millisecond})
+	batches := distinctBatches(40)
+	var wg sync.WaitGroup
+	errs := make(chan error, len(batches))
+	for _, b := range batches {
+		wg.Go(func() {
+			if _, err := w.Write(context.Background(), b); err != nil {
+				errs <- err
+			}
+		})
+	}
+	// Fail over once the drain is well under way.
+	for srv.Stats().Committed < 20 {
+		time.Sleep(time.Millisecond)
+	}
+	demoted := srv.Demote()
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatalf("a batch failed across the failover: %v", err)
+	}
+
+	st := srv.Stats()
+	if demoted == 0 || st.ErrorsByCode["ReadOnlyViolationException"] == 0 {
+		t.Fatalf("demoted %d connections, %d read-only refusals: the failover came too late to test anything", demoted, st.ErrorsByCode["ReadOnlyViolationException"])
+	}
+	if v, e := srv.Graph().Counts(); v != 40*30 || e != 40*29 {
+		t.Fatalf("graph has %d vertices and %d edges, want %d and %d: something was lost", v, e, 40*30, 40*29)
+	}
+	if ws := w.Stats(); ws.Rebuilds == 0 || ws.Pools < 2 {
+		t.Fatalf("writer stats %+v; want the pool rebuilt", ws)
+	}
+	if st.ConnectionsTotal <= int64(demoted) {
+		t.Fatalf("%d connections in all, %d demoted: no new connection reached the new writer", st.ConnectionsTotal, demoted)
+	}
+	// The old pool is closed once its requests are answered: no connection
+	// stays pinned to the demoted writer.
+	deadline := time.Now().Add(10 * time.Second)
+	for srv.Stats().ConnectionsDemotedOpen > 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("stats = %+v; connections to the demoted writer are still open", srv.Stats())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	t.Logf("%d connections demoted, %d read-only refusals, %d connections in all, writer %+v",
+		demoted, st.ErrorsByCode["ReadOnlyViolationException"], st.ConnectionsTotal, w.Stats())
+}
+
+func TestClose(t *testing.T) {
+	t.Parallel()
+	srv := startStandIn(t, neptunelocal.Options{Faults: neptunelocal.Faults{Latency: 200 * time.Millisecond}})
+	w, err := neptune.New(context.Background(), neptune.Config{Endpoint: srv.URL(), Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := w.Write(context.Background(), oneVertex())
+		done <- err
+	}()
+	for srv.Stats().Requests == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if srv.Stats().Committed != 1 {
+		t.Fatal("Close returned before the request in flight was answered")
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("the write in flight at Close: %v", err)
+	}
+	if _, err := w.Write(context.Background(), oneVertex()); !errors.Is(err, neptune.ErrClosed) || neptune.Classify(err) != neptune.FaultNeptune {
+		t.Fatalf("a write after Close: %v", err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func TestConfigErrors(t *testing.T) {
@@ -240,12 +491,16 @@ func TestConfigErrors(t *testing.T) {
 		{"an http endpoint is refused", neptune.Config{Endpoint: "http://localhost:8182/gremlin"}},
 		{"IAM without credentials is refused", neptune.Config{Endpoint: "wss://x:8182/gremlin", IAMAuth: true, Region: "us-east-1"}},
 		{"IAM without a region is refused", neptune.Config{Endpoint: "wss://x:8182/gremlin", IAMAuth: true, Credentials: aws.AnonymousCredentials{}}},
+		{"credentials in the endpoint are refused", neptune.Config{Endpoint: "wss://user:secret@x:8182/gremlin"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := neptune.New(context.Background(), tc.cfg)
 			if !errors.Is(err, neptune.ErrConfig) {
 				t.Fatalf("err = %v, want ErrConfig", err)
+			}
+			if strings.Contains(err.Error(), "secret") {
+				t.Fatalf("err = %v shows the endpoint's credentials", err)
 			}
 		})
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -14,20 +15,6 @@ import (
 
 	"github.com/graphfleet/graphfleet/shared/devtools/neptunelocal/graph"
 	"github.com/graphfleet/graphfleet/shared/devtools/neptunelocal/graphbinary"
-)
-
-// Gremlin Server status codes the stand-in answers with. gremlin-go turns
-// every code but 200, 204 and 206 into an error carrying the status message.
-const (
-	statusSuccess        = 200
-	statusNoContent      = 204
-	statusPartialContent = 206
-	// statusInvalidRequest is Gremlin's REQUEST_ERROR_INVALID_REQUEST_ARGUMENTS:
-	// what Neptune's 400-class errors (malformed, invalid, constraint) map to.
-	statusInvalidRequest = 499
-	// statusServerError carries Neptune's retriable errors (concurrent
-	// modification, throttling), which Neptune reports with HTTP 500.
-	statusServerError = 500
 )
 
 // Neptune's own wording, so a client's retry classification is exercised
@@ -44,6 +31,10 @@ type conn struct {
 	srv *Server
 	ws  *websocket.Conn
 	id  string
+
+	// demoted is set by Server.Demote: the connection is pinned to a writer
+	// that a failover demoted, and refuses writes until it is closed.
+	demoted atomic.Bool
 
 	wmu      sync.Mutex
 	dropOnce sync.Once
@@ -152,7 +143,17 @@ func (c *conn) handle(req *graphbinary.Request) {
 		return
 	}
 
-	results, err := s.graph.Execute(c.ctx, bc)
+	opts := graph.ExecOptions{ReadOnly: c.demoted.Load()}
+	if f.FailRate > 0 {
+		opts.RefuseWrite = func() *graph.Error {
+			if !roll(f.FailRate) {
+				return nil
+			}
+			s.stats.injectedFailures.Add(1)
+			return &graph.Error{Code: f.FailWith, Message: neptuneErrors[f.FailWith].message}
+		}
+	}
+	results, err := s.graph.ExecuteWith(c.ctx, bc, opts)
 	if err != nil {
 		if c.ctx.Err() != nil {
 			return // the connection went away; nothing to answer
@@ -229,15 +230,10 @@ func (c *conn) respond(id uuid.UUID, results []any) {
 // what clients match on ("code": "ConcurrentModificationException", ...).
 func (c *conn) fail(id uuid.UUID, status int32, code, detail string) {
 	c.srv.stats.errors.Add(1)
-	msg, _ := json.Marshal(struct {
-		RequestID       string `json:"requestId"`
-		Code            string `json:"code"`
-		DetailedMessage string `json:"detailedMessage"`
-	}{id.String(), code, detail})
 	c.write(&graphbinary.Response{
 		RequestID:        &id,
 		StatusCode:       status,
-		StatusMessage:    string(msg),
+		StatusMessage:    string(errorDocument(id.String(), code, detail)),
 		StatusAttributes: map[string]any{"exceptions": []any{code}},
 	})
 }
@@ -268,17 +264,6 @@ func (c *conn) write(r *graphbinary.Response) bool {
 	}
 	c.srv.stats.responses.Add(1)
 	return true
-}
-
-// statusForCode maps Neptune's error codes to the Gremlin status they travel
-// with: client mistakes are 499 (never worth retrying), the rest 500.
-func statusForCode(code string) int32 {
-	switch code {
-	case "MalformedQueryException", "InvalidParameterException", "UnsupportedOperationException",
-		"ConstraintViolationException", "IllegalArgumentException", "BadRequestException", "QueryTooLargeException":
-		return statusInvalidRequest
-	}
-	return statusServerError
 }
 
 func roll(rate float64) bool { return rate > 0 && rand.Float64() < rate }

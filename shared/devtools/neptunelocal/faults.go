@@ -32,6 +32,19 @@ type Faults struct {
 	// Neptune does at its per-instance connection limit. Open connections
 	// keep working.
 	RefuseConnections bool
+	// FailWith answers that fraction (FailRate) of writes with the Neptune
+	// error code FailWith (one of ErrorCodes), in Neptune's error document
+	// and with the status that code travels with, before anything is
+	// written. Reads are answered normally, as when an IAM policy allows
+	// neptune-db:ReadDataViaQuery but not WriteDataViaQuery: a client's
+	// health probe still succeeds while its writes fail.
+	FailWith string
+	FailRate float64
+	// Demote, when set through SetFaults (or "demote": true in a PUT to
+	// /faults), demotes every connection open at that moment, as
+	// Server.Demote does. It is an action, not a setting: it is not kept,
+	// and Faults() never reports it.
+	Demote bool
 }
 
 func (f Faults) validate() error {
@@ -40,10 +53,14 @@ func (f Faults) validate() error {
 		"ConcurrentModificationRate": f.ConcurrentModificationRate,
 		"ThrottleRate":               f.ThrottleRate,
 		"DropRate":                   f.DropRate,
+		"FailRate":                   f.FailRate,
 	} {
 		if !(r >= 0 && r <= 1) {
 			errs = append(errs, fmt.Errorf("neptunelocal: faults: %s is %v, want a fraction in [0, 1]", name, r))
 		}
+	}
+	if f.FailRate > 0 && ErrorStatus(f.FailWith) == 0 {
+		errs = append(errs, fmt.Errorf("neptunelocal: faults: FailWith %q is not a Neptune error code (one of %v)", f.FailWith, ErrorCodes()))
 	}
 	if f.Latency < 0 || f.LatencyJitter < 0 {
 		errs = append(errs, errors.New("neptunelocal: faults: latencies cannot be negative"))
@@ -60,6 +77,9 @@ type faultsJSON struct {
 	ThrottleRate               float64 `json:"throttle_rate,omitempty"`
 	DropRate                   float64 `json:"drop_rate,omitempty"`
 	RefuseConnections          bool    `json:"refuse_connections,omitempty"`
+	FailWith                   string  `json:"fail_with,omitempty"`
+	FailRate                   float64 `json:"fail_rate,omitempty"`
+	Demote                     bool    `json:"demote,omitempty"`
 }
 
 // MarshalJSON writes durations as strings such as "10ms".
@@ -69,6 +89,9 @@ func (f Faults) MarshalJSON() ([]byte, error) {
 		ThrottleRate:               f.ThrottleRate,
 		DropRate:                   f.DropRate,
 		RefuseConnections:          f.RefuseConnections,
+		FailWith:                   f.FailWith,
+		FailRate:                   f.FailRate,
+		Demote:                     f.Demote,
 	}
 	if f.Latency != 0 {
 		j.Latency = f.Latency.String()
@@ -93,6 +116,9 @@ func (f *Faults) UnmarshalJSON(b []byte) error {
 		ThrottleRate:               j.ThrottleRate,
 		DropRate:                   j.DropRate,
 		RefuseConnections:          j.RefuseConnections,
+		FailWith:                   j.FailWith,
+		FailRate:                   j.FailRate,
+		Demote:                     j.Demote,
 	}
 	var err error
 	if j.Latency != "" {

@@ -10,10 +10,13 @@
 //
 // Beyond the protocol it can misbehave on purpose, as Neptune does under load or
 // failover: latency per request, ConcurrentModificationException and
-// ThrottlingException on a fraction of requests, dropped connections, refused
-// handshakes, and a full outage (the listener closes and later comes back on the
-// same address). With credentials it checks the SigV4 signature of the WebSocket
-// handshake as Neptune's IAM authentication does.
+// ThrottlingException on a fraction of requests, any other Neptune error code on
+// a fraction of writes, dropped connections, refused handshakes, a demoted
+// writer (connections open at a failover answer writes with
+// ReadOnlyViolationException until they are closed), and a full outage (the
+// listener closes and later comes back on the same address). With credentials it
+// checks the SigV4 signature of the WebSocket handshake as Neptune's IAM
+// authentication does.
 //
 // Endpoints on the one listener:
 //
@@ -38,6 +41,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/gorilla/websocket"
 
 	"github.com/graphfleet/graphfleet/shared/devtools/neptunelocal/graph"
@@ -221,14 +225,43 @@ func (s *Server) dropAll() int {
 	return len(cs)
 }
 
+// Demote makes the server behave, for every connection open at this moment,
+// like a writer that a failover has just demoted to a reader: each of those
+// connections answers every write with Neptune's ReadOnlyViolationException
+// (reads still succeed) until it is closed. Connections opened afterwards
+// reach "the new writer" and work normally. This is why Neptune tells clients
+// to rebuild their connections after a failover: DNS has moved, but an open
+// connection stays pinned to the old instance. It returns how many
+// connections it demoted.
+func (s *Server) Demote() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for c := range s.conns {
+		if c.demoted.CompareAndSwap(false, true) {
+			n++
+		}
+	}
+	s.stats.demoted.Add(int64(n))
+	s.stats.demotedOpen.Add(int64(n))
+	s.log.Debug("neptunelocal: demoted open connections", "connections", n)
+	return n
+}
+
 // SetFaults replaces the fault settings; they apply to the next request.
+// f.Demote is carried out (Demote) rather than kept.
 func (s *Server) SetFaults(f Faults) error {
 	if err := f.validate(); err != nil {
 		return err
 	}
+	demote := f.Demote
+	f.Demote = false
 	s.mu.Lock()
 	s.faults = f
 	s.mu.Unlock()
+	if demote {
+		s.Demote()
+	}
 	return nil
 }
 
@@ -274,6 +307,16 @@ func (s *Server) serveFaults(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, s.Faults())
 }
 
+// refuseHandshake answers a WebSocket handshake with an HTTP error carrying
+// Neptune's JSON error document, as Neptune's HTTP errors do. gremlin-go
+// reports only "bad handshake"; a client that wants the status (403: access
+// denied, 429: too many connections) reads it from a handshake of its own.
+func refuseHandshake(w http.ResponseWriter, status int, code, detail string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = w.Write(errorDocument(uuid.NewString(), code, detail))
+}
+
 func writeJSON(w http.ResponseWriter, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	enc := json.NewEncoder(w)
@@ -288,7 +331,7 @@ func (s *Server) serveGremlin(w http.ResponseWriter, r *http.Request) {
 	if f.RefuseConnections {
 		s.stats.refusedConns.Add(1)
 		// Neptune answers 429 once an instance is at its connection limit.
-		http.Error(w, "Too many connections", http.StatusTooManyRequests)
+		refuseHandshake(w, http.StatusTooManyRequests, "TooManyRequestsException", "Too many connections")
 		return
 	}
 	if s.auth != nil {
@@ -296,7 +339,7 @@ func (s *Server) serveGremlin(w http.ResponseWriter, r *http.Request) {
 			s.stats.authFailures.Add(1)
 			s.log.Debug("neptunelocal: refused handshake", "remote", r.RemoteAddr, "reason", err.Error())
 			// Neptune answers a bad or missing signature with 403 before the upgrade.
-			http.Error(w, "AccessDeniedException: "+err.Error(), http.StatusForbidden)
+			refuseHandshake(w, http.StatusForbidden, "AccessDeniedException", err.Error())
 			return
 		}
 	}
@@ -319,6 +362,10 @@ func (s *Server) serveGremlin(w http.ResponseWriter, r *http.Request) {
 	defer func() {
 		s.mu.Lock()
 		delete(s.conns, c)
+		if c.demoted.Load() {
+			// Under the lock, so that Demote cannot count it after this.
+			s.stats.demotedOpen.Add(-1)
+		}
 		s.mu.Unlock()
 		s.stats.connsOpen.Add(-1)
 		c.drop()

@@ -571,3 +571,168 @@ func TestInspection(t *testing.T) {
 		}
 	})
 }
+
+// errorCode reads the code of Neptune's error document out of a gremlin-go
+// error, as a client must: the driver carries the document in its text.
+func errorCode(t testing.TB, err error) string {
+	t.Helper()
+	if err == nil {
+		t.Fatal("no error")
+	}
+	s := err.Error()
+	i := strings.Index(s, `{"requestId"`)
+	if i < 0 {
+		t.Fatalf("no Neptune error document in %q", s)
+	}
+	var doc struct{ Code, DetailedMessage string }
+	if err := json.NewDecoder(strings.NewReader(s[i:])).Decode(&doc); err != nil {
+		t.Fatalf("error document in %q: %v", s, err)
+	}
+	return doc.Code
+}
+
+func putFaults(t testing.TB, srv *neptunelocal.Server, body string) int {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPut, "http://"+srv.Addr()+"/faults", strings.NewReader(body))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+func TestDemote(t *testing.T) {
+	t.Parallel()
+	demoteBy := map[string]func(*neptunelocal.Server) int{
+		"Demote": func(s *neptunelocal.Server) int { return s.Demote() },
+		"PUT /faults": func(s *neptunelocal.Server) int {
+			before := s.Stats().ConnectionsDemoted
+			if code := putFaults(t, s, `{"demote":true,"latency":"1ms"}`); code != http.StatusOK {
+				t.Fatalf("PUT demote: %d", code)
+			}
+			if f := s.Faults(); f.Demote || f.Latency != time.Millisecond {
+				t.Fatalf("faults after a demotion = %+v; demote is an action, not kept", f)
+			}
+			return int(s.Stats().ConnectionsDemoted - before)
+		},
+	}
+	for name, demote := range demoteBy {
+		t.Run("after "+name+" an old connection refuses writes with ReadOnlyViolationException and still reads, a new one writes", func(t *testing.T) {
+			t.Parallel()
+			srv := start(t, neptunelocal.Options{})
+			old := connect(t, srv.URL())
+			if _, err := upsertService(old, "svc:before", "b", 1).Id().ToList(); err != nil {
+				t.Fatal(err)
+			}
+			if n := demote(srv); n != 1 {
+				t.Fatalf("demoted %d connections, want the 1 open", n)
+			}
+			_, err := upsertService(old, "svc:after", "a", 1).Id().ToList()
+			if code := errorCode(t, err); code != "ReadOnlyViolationException" {
+				t.Fatalf("code %q, want ReadOnlyViolationException (err %v)", code, err)
+			}
+			if !strings.Contains(err.Error(), "read-only restriction") {
+				t.Fatalf("err = %v; want Neptune's wording", err)
+			}
+			// 499 reaches gremlin-go as its low byte, 243: the status Neptune's
+			// 400-class errors travel with.
+			if !strings.Contains(err.Error(), "statusCode: 243") {
+				t.Fatalf("err = %v; want status 499", err)
+			}
+			if got := values(t, old, "svc:before", "name"); len(got) != 1 {
+				t.Fatalf("a read on the demoted connection failed: %v", got)
+			}
+			if _, err := connect(t, srv.URL()).V("svc:before").Count().ToList(); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := upsertService(connect(t, srv.URL()), "svc:after", "a", 1).Id().ToList(); err != nil {
+				t.Fatalf("a new connection (the new writer) refused a write: %v", err)
+			}
+			if v, _ := srv.Graph().Counts(); v != 2 {
+				t.Fatalf("graph has %d vertices, want 2: the refused write must not be applied", v)
+			}
+			st := srv.Stats()
+			if st.ConnectionsDemoted != 1 || st.ConnectionsDemotedOpen != 1 || st.ErrorsByCode["ReadOnlyViolationException"] != 1 {
+				t.Fatalf("stats = %+v", st)
+			}
+		})
+	}
+	t.Run("a demoted connection stops counting as open once its client closes it", func(t *testing.T) {
+		t.Parallel()
+		srv := start(t, neptunelocal.Options{})
+		conn, err := gremlingo.NewDriverRemoteConnection(srv.URL(), func(s *gremlingo.DriverRemoteConnectionSettings) { s.LogVerbosity = gremlingo.Off })
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := gremlingo.Traversal_().WithRemote(conn).Inject(int64(1)).ToList(); err != nil {
+			t.Fatal(err)
+		}
+		srv.Demote()
+		conn.Close()
+		for range 200 {
+			if srv.Stats().ConnectionsDemotedOpen == 0 {
+				return
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		t.Fatalf("stats = %+v; the closed demoted connection still counts as open", srv.Stats())
+	})
+}
+
+func TestFailWith(t *testing.T) {
+	t.Parallel()
+	for _, code := range neptunelocal.ErrorCodes() {
+		t.Run(code+" answers writes with its document and status, reads succeed", func(t *testing.T) {
+			t.Parallel()
+			srv := start(t, neptunelocal.Options{Faults: neptunelocal.Faults{FailWith: code, FailRate: 1}})
+			g := connect(t, srv.URL())
+			_, err := upsertService(g, "svc:x", "x", 1).Id().ToList()
+			if got := errorCode(t, err); got != code {
+				t.Fatalf("code %q, want %q (err %v)", got, code, err)
+			}
+			want := map[int]int{400: 499, 403: 401, 405: 499, 408: 499, 429: 499, 500: 500}[neptunelocal.ErrorStatus(code)]
+			if !strings.Contains(err.Error(), fmt.Sprintf("statusCode: %d", want&0xFF)) {
+				t.Fatalf("err = %v; want Gremlin status %d for HTTP %d", err, want, neptunelocal.ErrorStatus(code))
+			}
+			if _, err := g.V("svc:x").Count().ToList(); err != nil {
+				t.Fatalf("a read failed: %v", err)
+			}
+			if v, _ := srv.Graph().Counts(); v != 0 {
+				t.Fatal("a refused write was applied")
+			}
+			if st := srv.Stats(); st.InjectedFailures != 1 || st.ErrorsByCode[code] != 1 {
+				t.Fatalf("stats = %+v", st)
+			}
+		})
+	}
+	t.Run("fail_with and fail_rate are set over HTTP; an unknown code is refused", func(t *testing.T) {
+		t.Parallel()
+		srv := start(t, neptunelocal.Options{})
+		if code := putFaults(t, srv, `{"fail_with":"AccessDeniedException","fail_rate":0.5}`); code != http.StatusOK {
+			t.Fatalf("PUT: %d", code)
+		}
+		if f := srv.Faults(); f.FailWith != "AccessDeniedException" || f.FailRate != 0.5 {
+			t.Fatalf("faults = %+v", f)
+		}
+		if code := putFaults(t, srv, `{"fail_with":"NoSuchException","fail_rate":1}`); code != http.StatusBadRequest {
+			t.Fatalf("an unknown code got %d, want 400", code)
+		}
+		if err := srv.SetFaults(neptunelocal.Faults{FailWith: "AccessDeniedException", FailRate: 2}); err == nil {
+			t.Fatal("a rate of 2 was accepted")
+		}
+	})
+	t.Run("refused handshakes carry Neptune's error document", func(t *testing.T) {
+		t.Parallel()
+		srv := start(t, neptunelocal.Options{Faults: neptunelocal.Faults{RefuseConnections: true}})
+		resp, err := http.Get("http://" + srv.Addr() + "/gremlin")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var doc struct{ Code string }
+		if err := json.NewDecoder(resp.Body).Decode(&doc); err != nil || resp.StatusCode != 429 || doc.Code != "TooManyRequestsException" {
+			t.Fatalf("status %d, doc %+v, err %v", resp.StatusCode, doc, err)
+		}
+	})
+}

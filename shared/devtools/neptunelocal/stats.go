@@ -32,15 +32,23 @@ type Stats struct {
 	Throttled               int64            `json:"throttled"`
 	InjectedConcurrentMods  int64            `json:"injected_concurrent_modifications"`
 	InjectedConnectionDrops int64            `json:"injected_connection_drops"`
-	Vertices                int              `json:"vertices"`
-	Edges                   int              `json:"edges"`
+	// InjectedFailures counts writes refused with Faults.FailWith.
+	InjectedFailures int64 `json:"injected_failures"`
+	// ConnectionsDemoted counts connections Demote has demoted;
+	// ConnectionsDemotedOpen the ones still open, which a client that
+	// rebuilds its connections after a failover brings back to zero.
+	ConnectionsDemoted     int64 `json:"connections_demoted"`
+	ConnectionsDemotedOpen int64 `json:"connections_demoted_open"`
+	Vertices               int   `json:"vertices"`
+	Edges                  int   `json:"edges"`
 }
 
 type counters struct {
 	connsOpen, connsTotal, refusedConns, authFailures atomic.Int64
 	requests, committed, responses, malformed         atomic.Int64
 	records, steps, errors, throttled                 atomic.Int64
-	injectedCME, injectedDrops                        atomic.Int64
+	injectedCME, injectedDrops, injectedFailures      atomic.Int64
+	demoted, demotedOpen                              atomic.Int64
 
 	mu     sync.Mutex
 	byCode map[string]int64
@@ -73,6 +81,9 @@ func (s *Server) Stats() Stats {
 		Throttled:               c.throttled.Load(),
 		InjectedConcurrentMods:  c.injectedCME.Load(),
 		InjectedConnectionDrops: c.injectedDrops.Load(),
+		InjectedFailures:        c.injectedFailures.Load(),
+		ConnectionsDemoted:      c.demoted.Load(),
+		ConnectionsDemotedOpen:  c.demotedOpen.Load(),
 	}
 	c.mu.Lock()
 	if len(c.byCode) > 0 {

@@ -33,7 +33,16 @@ const (
 	CodeCancelledByUser = "CancelledByUserException"
 	// CodeTimeLimitExceeded: the caller's context deadline passed.
 	CodeTimeLimitExceeded = "TimeLimitExceededException"
+	// CodeReadOnlyViolation: a write reached an instance that is not (or no
+	// longer) the writer: a read replica, or a writer demoted by a failover
+	// to which an old connection is still pinned.
+	CodeReadOnlyViolation = "ReadOnlyViolationException"
 )
+
+// MsgReadOnlyViolation is Neptune's detailed message for
+// ReadOnlyViolationException, as its error documentation shows it, so that
+// clients meet the text they will meet in production.
+const MsgReadOnlyViolation = "The request is rejected because it violates some read-only restriction, such as a designation of a replica as read-only."
 
 func errf(code, format string, args ...any) *Error {
 	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}

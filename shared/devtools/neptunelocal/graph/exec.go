@@ -19,6 +19,27 @@ import (
 // more than MaxSteps steps is refused before anything runs. The context is
 // checked between steps; cancellation rolls back.
 func (g *Graph) Execute(ctx context.Context, bc *graphbinary.Bytecode) (results []any, err error) {
+	return g.ExecuteWith(ctx, bc, ExecOptions{})
+}
+
+// ExecOptions change how ExecuteWith treats one traversal. The zero value is
+// Execute.
+type ExecOptions struct {
+	// ReadOnly refuses a traversal that writes with ReadOnlyViolationException
+	// before it runs, as a Neptune read replica (or a writer demoted by a
+	// failover) does. Reads run as usual.
+	ReadOnly bool
+	// RefuseWrite, when set, is asked once about a traversal that writes,
+	// before it runs; a non-nil error refuses the traversal with it. The
+	// server uses it to inject Neptune's errors into writes only, so that
+	// reads (a client's health probe) still succeed.
+	RefuseWrite func() *Error
+}
+
+// ExecuteWith is Execute with options. Whether a traversal writes is decided
+// by compiling it (any write step at any depth), so the refusals happen
+// before the graph is locked and nothing is applied.
+func (g *Graph) ExecuteWith(ctx context.Context, bc *graphbinary.Bytecode, opts ExecOptions) (results []any, err error) {
 	if bc == nil {
 		return nil, malformed("no traversal was given")
 	}
@@ -49,6 +70,14 @@ func (g *Graph) Execute(ctx context.Context, bc *graphbinary.Bytecode) (results 
 	}
 	if src.readOnly && c.mutating {
 		return nil, invalid("The provided traversal has a mutating step and thus is not read only: ReadOnlyStrategy")
+	}
+	if c.mutating && opts.ReadOnly {
+		return nil, errf(CodeReadOnlyViolation, "%s", MsgReadOnlyViolation)
+	}
+	if c.mutating && opts.RefuseWrite != nil {
+		if e := opts.RefuseWrite(); e != nil {
+			return nil, e
+		}
 	}
 
 	x := &execCtx{ctx: ctx, g: g, sideEffects: src.sideEffects}

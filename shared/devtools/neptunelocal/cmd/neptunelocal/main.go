@@ -7,7 +7,10 @@
 // with flags or at run time with PUT /faults, for example
 //
 //	curl -X PUT localhost:8182/faults -d '{"latency":"10ms","concurrent_modification_rate":0.05}'
+//	curl -X PUT localhost:8182/faults -d '{"fail_with":"AccessDeniedException","fail_rate":1}'
+//	curl -X PUT localhost:8182/faults -d '{"demote":true}'   # a failover, now
 //
+// (a PUT replaces every fault setting; "demote" is an action and is not kept).
 // With -iam it checks SigV4 signatures (service neptune-db) on every handshake
 // against the credentials in AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and
 // AWS_SESSION_TOKEN; secrets are read from the environment, never from flags,
@@ -22,6 +25,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/graphfleet/graphfleet/shared/devtools/neptunelocal"
 )
@@ -49,6 +53,9 @@ func run() error {
 	flag.Float64Var(&opts.Faults.ThrottleRate, "throttle-rate", 0, "fraction of requests failing with ThrottlingException")
 	flag.Float64Var(&opts.Faults.DropRate, "drop-rate", 0, "fraction of requests whose connection is dropped after they are applied")
 	flag.BoolVar(&opts.Faults.RefuseConnections, "refuse-connections", false, "answer new handshakes with 429")
+	flag.StringVar(&opts.Faults.FailWith, "fail-with", "", "Neptune error code to answer a fraction (-fail-rate) of writes with, e.g. AccessDeniedException")
+	flag.Float64Var(&opts.Faults.FailRate, "fail-rate", 0, "fraction of writes answered with -fail-with")
+	demoteEvery := flag.Duration("demote-every", 0, "every interval, demote the connections open at that moment (writes on them get ReadOnlyViolationException until they close), as a failover does; 0: never")
 	debug := flag.Bool("debug", false, "log refused handshakes and other detail")
 	flag.Parse()
 
@@ -75,8 +82,26 @@ func run() error {
 	opts.Logger.Info("neptunelocal serving", "gremlin", srv.URL(), "iam", iam, "faults", srv.Faults())
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if *demoteEvery > 0 {
+		go demoteLoop(ctx, srv, *demoteEvery, opts.Logger)
+	}
 	<-ctx.Done()
 	return srv.Close()
+}
+
+// demoteLoop stages a failover every interval: the connections open at that
+// moment stay pinned to a demoted writer until their clients rebuild them.
+func demoteLoop(ctx context.Context, srv *neptunelocal.Server, every time.Duration, log *slog.Logger) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			log.Info("neptunelocal: failover, open connections demoted", "connections", srv.Demote())
+		}
+	}
 }
 
 func envOr(name, def string) string {
