@@ -9,5 +9,7 @@ RUN CGO_ENABLED=0 go build -trimpath -o /out/ ./worker ./producer
 FROM gcr.io/distroless/static-debian12:nonroot
 COPY --from=build /out/worker /out/producer /usr/local/bin/
 USER nonroot
+# The image has no shell or curl: the worker checks itself (liveness, /healthz).
+HEALTHCHECK --interval=15s --timeout=5s --retries=3 CMD ["/usr/local/bin/worker", "-healthcheck"]
 ENTRYPOINT []
 CMD ["/usr/local/bin/worker"]

@@ -88,7 +88,7 @@ func startWorker(t testing.TB, st *devstack.Stack, env ...string) *workerProc {
 	t.Helper()
 	cmd := exec.Command(workerBin)
 	cmd.Env = append(os.Environ(), st.Env()...)
-	cmd.Env = append(cmd.Env, "HEALTH_ADDR=127.0.0.1:0", "LOG_LEVEL=info", "VISIBILITY_TIMEOUT=10s", "STOP_TIMEOUT=20s")
+	cmd.Env = append(cmd.Env, "HEALTH_ADDR=127.0.0.1:0", "LOG_LEVEL=info", "VISIBILITY_TIMEOUT=10s", "STOP_TIMEOUT=20s", "RECEIVE_WAIT_TIME=5s")
 	cmd.Env = append(cmd.Env, env...)
 	w := &workerProc{cmd: cmd, out: &syncBuffer{}, done: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = w.out, w.out
@@ -99,8 +99,8 @@ func startWorker(t testing.TB, st *devstack.Stack, env ...string) *workerProc {
 	t.Cleanup(func() {
 		_ = cmd.Process.Kill()
 		<-w.done
-		if t.Failed() {
-			t.Logf("worker log:\n%s", tail(w.out.String(), 8000))
+		if t.Failed() || os.Getenv("GRAPHFLEET_WORKER_LOGS") != "" {
+			t.Logf("worker log (%d bytes):\n%s", len(w.out.String()), tail(w.out.String(), 8000))
 		}
 	})
 	return w
@@ -158,6 +158,18 @@ func drained(t testing.TB, st *devstack.Stack, timeout time.Duration) {
 		v, f, err := st.Depth(context.Background(), st.Queues.Ingest)
 		return err == nil && v == 0 && f == 0, fmt.Sprintf("visible %d, in flight %d, err %v", v, f, err)
 	})
+}
+
+// dlqEmpty fails the test if anything reached the DLQ.
+func dlqEmpty(t testing.TB, st *devstack.Stack) {
+	t.Helper()
+	v, f, err := st.Depth(context.Background(), st.Queues.DLQ)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v+f != 0 {
+		t.Fatalf("%d messages in the DLQ; no fault here was the messages' own", v+f)
+	}
 }
 
 // graphHas waits until the stand-in holds exactly v vertices and e edges.

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 
 	"go.opentelemetry.io/otel"
@@ -74,17 +73,24 @@ func (h *handler) handle(ctx context.Context, m *consume.Message) (err error) {
 		attribute.Int("graphfleet.records", res.Records),
 	)
 	if err != nil {
-		if errors.Is(err, context.Canceled) || neptune.Retryable(err) {
-			return err
-		}
-		var re *neptune.RequestError
-		if errors.As(err, &re) {
-			// Neptune refused what the batch contains (not a transient
-			// failure): retrying the same content cannot succeed.
-			return &consume.PermanentError{Reason: "neptune refused the batch: " + err.Error(), Err: err}
-		}
-		return err
+		return whoseFault(err)
 	}
 	h.log.DebugContext(ctx, "batch written", "message_id", m.ID, "vertices", res.Vertices, "edges", res.Edges, "requests", res.Requests)
 	return nil
+}
+
+// whoseFault turns a failed write into the outcome the consumer acts on. Only
+// content Neptune refuses (a closed list of its error codes) is the message's
+// fault and may spend its receives; everything else, unknown errors included,
+// is Neptune's problem: the message is kept and intake stops until Neptune
+// answers again, so an outage of any length sends nothing to the DLQ.
+func whoseFault(err error) error {
+	switch neptune.Classify(err) {
+	case neptune.FaultContent:
+		return &consume.ContentError{Reason: "neptune refused the batch: " + err.Error(), Err: err}
+	case neptune.FaultAccess:
+		return &consume.SinkError{Denied: true, Err: err}
+	default:
+		return &consume.SinkError{Err: err}
+	}
 }

@@ -8,9 +8,14 @@
 //
 // The path of a message: consume.Consumer receives it and holds it, handler
 // decodes and validates it (shared/edgebatch) and writes it (worker/neptune);
-// the consumer then deletes it, retries it later, or sends it to the DLQ.
-// SIGTERM (as ECS sends it) stops receiving, finishes or releases what is
-// held within STOP_TIMEOUT, and exits.
+// the consumer then deletes it, retries it later, sends it to the DLQ, or,
+// when Neptune is unwell rather than the message wrong, keeps it and stops
+// receiving until Neptune answers again. SIGTERM (as ECS sends it) stops
+// receiving, lets the last long poll and work in progress finish, releases
+// what is held, all within STOP_TIMEOUT, and exits.
+//
+// `worker -healthcheck` is the ECS container health check: it asks the
+// running worker's /healthz (liveness) and exits 0 or 1.
 package main
 
 import (
@@ -18,11 +23,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -41,19 +48,26 @@ func main() {
 	}
 }
 
-type config struct {
-	queueURL, dlqURL        string
-	neptuneEndpoint, region string
-	iamAuth                 bool
-	writers, records        int
-	maxHeld, processors     int
-	pollers                 int
-	visibility, stopTimeout time.Duration
-	healthAddr, logLevel    string
+// Config is the whole worker's configuration: each part is validated once,
+// by its own package (consume.Config, neptune.Config), and all problems are
+// reported together.
+type Config struct {
+	// Consumer is the SQS side: QUEUE_URL, DLQ_URL, PROCESSORS,
+	// MAX_HELD_MESSAGES, POLLERS, RECEIVE_WAIT_TIME, VISIBILITY_TIMEOUT, MESSAGE_TIMEOUT,
+	// STOP_TIMEOUT.
+	Consumer consume.Config
+	// Neptune is the writer: NEPTUNE_ENDPOINT, NEPTUNE_IAM_AUTH, AWS_REGION,
+	// NEPTUNE_WRITERS, NEPTUNE_RECORDS_PER_REQUEST.
+	Neptune neptune.Config
+	// HealthAddr serves /healthz (liveness), /readyz (readiness) and /stats.
+	HealthAddr string
+	// LogLevel is debug, info, warn or error.
+	LogLevel string
 }
 
-func parseConfig(args []string) (config, error) {
-	var c config
+// parseConfig reads flags and the environment. Problems with the values are
+// left to Config.Validate, so they are all reported at once.
+func parseConfig(args []string) (cfg Config, healthcheck bool, err error) {
 	fs := envflag.New("worker")
 	queueURL := fs.String("QUEUE_URL", "", "URL of the SQS queue to consume")
 	dlqURL := fs.String("DLQ_URL", "", "dead-letter queue for malformed messages (default: from the queue's RedrivePolicy)")
@@ -62,119 +76,105 @@ func parseConfig(args []string) (config, error) {
 	region := fs.String("AWS_REGION", "", "AWS region (SigV4 scope and SQS)")
 	writers := fs.Int("NEPTUNE_WRITERS", 8, "Neptune requests in flight at once (about 2 x the writer's vCPUs)")
 	records := fs.Int("NEPTUNE_RECORDS_PER_REQUEST", 200, "records (labels and properties) per Neptune request")
-	maxHeld := fs.Int("MAX_HELD_MESSAGES", 100, "messages held at once; receiving pauses at this cap")
 	processors := fs.Int("PROCESSORS", 8, "messages processed at once")
+	maxHeld := fs.Int("MAX_HELD_MESSAGES", 0, "messages held at once, receiving pauses at this cap (default PROCESSORS+2: small prefetch)")
 	pollers := fs.Int("POLLERS", 1, "concurrent long polls")
+	waitTime := fs.Duration("RECEIVE_WAIT_TIME", 20*time.Second, "long-poll wait of each receive, 1s to 20s")
 	visibility := fs.Duration("VISIBILITY_TIMEOUT", 30*time.Second, "visibility asked for on receive and kept up by the heartbeat")
-	stopTimeout := fs.Duration("STOP_TIMEOUT", 25*time.Second, "time allowed on SIGTERM to finish the last long poll and held work (keep under the ECS stopTimeout)")
-	healthAddr := fs.String("HEALTH_ADDR", ":8080", "address of /healthz and /stats")
+	messageTimeout := fs.Duration("MESSAGE_TIMEOUT", 2*time.Minute, "how long one message may stay in work, waits for a writer slot included")
+	stopTimeout := fs.Duration("STOP_TIMEOUT", 25*time.Second, "the whole stop on SIGTERM: last long poll, work in progress, releases (keep under the ECS stopTimeout)")
+	healthAddr := fs.String("HEALTH_ADDR", ":8080", "address of /healthz, /readyz and /stats")
 	logLevel := fs.String("LOG_LEVEL", "info", "debug, info, warn or error")
+	fs.BoolVar(&healthcheck, "healthcheck", false, "check the liveness of the worker serving HEALTH_ADDR on this host and exit 0 or 1 (the ECS container health check)")
 	if err := fs.Parse(args); err != nil {
-		return c, err
+		return cfg, false, err
 	}
-	c = config{
-		queueURL: *queueURL, dlqURL: *dlqURL, neptuneEndpoint: *endpoint, region: *region, iamAuth: *iam,
-		writers: *writers, records: *records, maxHeld: *maxHeld, processors: *processors, pollers: *pollers,
-		visibility: *visibility, stopTimeout: *stopTimeout, healthAddr: *healthAddr, logLevel: *logLevel,
+	cfg = Config{
+		Consumer: consume.Config{
+			QueueURL: *queueURL, DLQURL: *dlqURL, Processors: *processors, MaxHeld: *maxHeld, Pollers: *pollers, WaitTime: *waitTime,
+			VisibilityTimeout: *visibility, MessageTimeout: *messageTimeout, StopTimeout: *stopTimeout,
+		},
+		Neptune: neptune.Config{
+			Endpoint: *endpoint, IAMAuth: *iam, Region: *region, Writers: *writers, RecordsPerRequest: *records,
+		},
+		HealthAddr: *healthAddr, LogLevel: *logLevel,
 	}
+	return cfg, healthcheck, nil
+}
+
+// Validate reports every problem of every part at once.
+func (c *Config) Validate() error {
 	var errs []error
-	if c.queueURL == "" {
-		errs = append(errs, errors.New("QUEUE_URL is required"))
+	c.Consumer.SetDefaults()
+	if err := c.Consumer.Validate(); err != nil {
+		errs = append(errs, err)
 	}
-	if c.neptuneEndpoint == "" {
-		errs = append(errs, errors.New("NEPTUNE_ENDPOINT is required"))
+	if err := c.Neptune.Validate(); err != nil {
+		errs = append(errs, err)
 	}
-	if c.iamAuth && c.region == "" {
-		errs = append(errs, errors.New("NEPTUNE_IAM_AUTH needs AWS_REGION"))
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(c.LogLevel)); err != nil {
+		errs = append(errs, fmt.Errorf("LOG_LEVEL: %w", err))
 	}
-	return c, errors.Join(errs...)
+	return errors.Join(errs...)
 }
 
 func run(args []string) error {
-	cfg, err := parseConfig(args)
+	cfg, healthcheck, err := parseConfig(args)
 	if err != nil {
 		return err
 	}
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(cfg.logLevel)); err != nil {
-		return fmt.Errorf("LOG_LEVEL: %w", err)
+	if healthcheck {
+		return checkHealth(cfg.HealthAddr)
 	}
-	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
-	slog.SetDefault(log)
-
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-
 	var loadOpts []func(*awsconfig.LoadOptions) error
-	if cfg.region != "" {
-		loadOpts = append(loadOpts, awsconfig.WithRegion(cfg.region))
+	if cfg.Neptune.Region != "" {
+		loadOpts = append(loadOpts, awsconfig.WithRegion(cfg.Neptune.Region))
 	}
 	awsCfg, err := awsconfig.LoadDefaultConfig(ctx, loadOpts...)
 	if err != nil {
 		return fmt.Errorf("cannot load AWS configuration: %w", err)
 	}
-	writer, err := connectNeptune(ctx, neptune.Config{
-		Endpoint:          cfg.neptuneEndpoint,
-		IAMAuth:           cfg.iamAuth,
-		Credentials:       awsCfg.Credentials,
-		Region:            awsCfg.Region,
-		Writers:           cfg.writers,
-		RecordsPerRequest: cfg.records,
-		Logger:            log,
-	}, log)
+	cfg.Neptune.Credentials = awsCfg.Credentials
+	cfg.Neptune.Region = awsCfg.Region
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(cfg.LogLevel))
+	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	slog.SetDefault(log)
+	cfg.Neptune.Logger = log
+	cfg.Consumer.Logger = log
+
+	// The writer does not need Neptune to answer yet: a worker started during
+	// an outage comes up, serves its health, and waits behind the breaker.
+	writer, err := neptune.New(ctx, cfg.Neptune)
 	if err != nil {
 		return err
 	}
 	defer writer.Close()
 
 	h := newHandler(writer, log)
-	consumer, err := consume.New(ctx, sqs.NewFromConfig(awsCfg), consume.Config{
-		QueueURL:          cfg.queueURL,
-		DLQURL:            cfg.dlqURL,
-		MaxHeld:           cfg.maxHeld,
-		Processors:        cfg.processors,
-		Pollers:           cfg.pollers,
-		VisibilityTimeout: cfg.visibility,
-		StopTimeout:       cfg.stopTimeout,
-		Logger:            log,
-	}, h.handle)
+	cfg.Consumer.Probe = writer.Probe
+	consumer, err := consume.New(ctx, sqs.NewFromConfig(awsCfg), cfg.Consumer, h.handle)
 	if err != nil {
 		return err
 	}
-	health, err := serveHealth(cfg.healthAddr, consumer, log)
+	health, err := serveHealth(cfg.HealthAddr, consumer, log)
 	if err != nil {
 		return err
 	}
 	defer health.Close()
-	log.Info("worker started", "queue", cfg.queueURL, "neptune", cfg.neptuneEndpoint, "iam", cfg.iamAuth, "writers", cfg.writers, "health", health.Addr)
+	log.Info("worker started", "queue", cfg.Consumer.QueueURL, "neptune", cfg.Neptune.Endpoint, "iam", cfg.Neptune.IAMAuth,
+		"writers", cfg.Neptune.Writers, "processors", cfg.Consumer.Processors, "max_held", cfg.Consumer.MaxHeld, "health", health.Addr)
 	return consumer.Run(ctx)
 }
 
-// connectNeptune retries the first connection with backoff: at a cold start
-// (or a failover) Neptune may not answer yet, and a worker that cannot write
-// should not take messages.
-func connectNeptune(ctx context.Context, cfg neptune.Config, log *slog.Logger) (*neptune.Writer, error) {
-	delay := 500 * time.Millisecond
-	for {
-		w, err := neptune.New(ctx, cfg)
-		if err == nil {
-			return w, nil
-		}
-		if errors.Is(err, neptune.ErrConfig) {
-			return nil, err
-		}
-		log.Warn("cannot connect to Neptune yet", "err", err, "retry_in", delay)
-		select {
-		case <-ctx.Done():
-			return nil, fmt.Errorf("stopped before Neptune answered: %w", err)
-		case <-time.After(delay):
-		}
-		delay = min(2*delay, 10*time.Second)
-	}
-}
-
-// healthServer serves /healthz (200 while the consumer polls, 503 otherwise)
-// and /stats for people watching a local run.
+// healthServer serves /healthz (liveness: 200 unless a loop is stuck),
+// /readyz (readiness: SQS and Neptune reachable) and /stats.
 type healthServer struct {
 	*http.Server
 	Addr string
@@ -185,32 +185,58 @@ func serveHealth(addr string, c *consume.Consumer, log *slog.Logger) (*healthSer
 	if err != nil {
 		return nil, fmt.Errorf("HEALTH_ADDR: %w", err)
 	}
-	mux := http.NewServeMux()
-	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
-		if !c.Healthy() {
-			http.Error(w, "not polling", http.StatusServiceUnavailable)
-			return
-		}
-		_, _ = w.Write([]byte("ok\n"))
-	})
-	mux.HandleFunc("/stats", func(w http.ResponseWriter, _ *http.Request) {
-		s := c.Stats()
-		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(map[string]int64{
-			"held":          int64(c.Held()),
-			"received":      s.Received.Load(),
-			"deleted":       s.Deleted.Load(),
-			"dead_lettered": s.DeadLettered.Load(),
-			"retried":       s.Retried.Load(),
-			"released":      s.Released.Load(),
-			"extended":      s.Extended.Load(),
-		})
-	})
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	srv := &http.Server{Handler: healthMux(c), ReadHeaderTimeout: 5 * time.Second}
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Error("health server stopped", "err", err)
 		}
 	}()
 	return &healthServer{Server: srv, Addr: ln.Addr().String()}, nil
+}
+
+func healthMux(c *consume.Consumer) *http.ServeMux {
+	mux := http.NewServeMux()
+	answer := func(w http.ResponseWriter, ok bool, why string) {
+		if !ok {
+			http.Error(w, why, http.StatusServiceUnavailable)
+			return
+		}
+		_, _ = w.Write([]byte("ok\n"))
+	}
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
+		ok, why := c.Alive(time.Now())
+		answer(w, ok, why)
+	})
+	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
+		ok, why := c.Ready()
+		answer(w, ok, why)
+	})
+	mux.HandleFunc("/stats", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(c.Status())
+	})
+	return mux
+}
+
+// checkHealth is `worker -healthcheck`: the ECS container health check. The
+// distroless image has no curl, so the binary asks its sibling process.
+func checkHealth(addr string) error {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("HEALTH_ADDR %q: %w", addr, err)
+	}
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		host = "127.0.0.1"
+	}
+	client := &http.Client{Timeout: 3 * time.Second}
+	resp, err := client.Get("http://" + net.JoinHostPort(host, port) + "/healthz")
+	if err != nil {
+		return fmt.Errorf("health check: %w", err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("health check: %s: %s", resp.Status, strings.TrimSpace(string(body)))
+	}
+	return nil
 }

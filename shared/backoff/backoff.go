@@ -14,11 +14,7 @@ import (
 // spreads clients that failed together (a conflict, a failover) so they do not
 // collide again on the retry.
 func FullJitter(n int, base, maxDelay time.Duration) time.Duration {
-	d := base
-	for i := 0; i < n && d < maxDelay; i++ {
-		d *= 2
-	}
-	d = min(d, maxDelay)
+	d := Exponential(n, base, maxDelay)
 	if d <= 0 {
 		return 0
 	}
@@ -36,4 +32,14 @@ func Sleep(ctx context.Context, d time.Duration) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// Exponential is base*2^n capped at maxDelay, without jitter: for waits that
+// something else already spreads (SQS redelivery) or that a person reads.
+func Exponential(n int, base, maxDelay time.Duration) time.Duration {
+	d := base
+	for i := 0; i < n && d < maxDelay; i++ {
+		d *= 2
+	}
+	return min(d, maxDelay)
 }

@@ -44,3 +44,15 @@ func TestSleepEndsWithItsContext(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+func TestExponential(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		n    int
+		want time.Duration
+	}{{0, 2 * time.Second}, {1, 4 * time.Second}, {4, 32 * time.Second}, {5, time.Minute}, {100, time.Minute}} {
+		if got := backoff.Exponential(tc.n, 2*time.Second, time.Minute); got != tc.want {
+			t.Errorf("retry %d waits %v, want %v", tc.n, got, tc.want)
+		}
+	}
+}

@@ -4,8 +4,16 @@
 // malformed ones to the dead-letter queue with the reason, and on shutdown
 // finishes or releases what it holds.
 //
-// The path of one message, by name: receive (poller) -> handle (decode,
-// write) -> ack (batched delete) or nack (visibility backoff) or deadLetter.
+// The path of one message, by name: receive (poll) -> handle (process) ->
+// settle: ack (batched delete), nack (visibility backoff, for content the sink
+// refused), deadLetter (malformed, or refused on its last receive), or park
+// (the sink is unwell: the message is kept, the breaker opens, receiving stops
+// until a probe finds the sink answering again).
+//
+// Whose fault a failure is decides what it may cost: only the message's own
+// faults spend its receives and reach the DLQ. A sink outage of any length
+// costs no receive: nothing more is received while it lasts, and what is held
+// stays hidden by the heartbeat (visibility changes are not receives).
 package consume
 
 import (
@@ -35,14 +43,23 @@ type SQS interface {
 	GetQueueUrl(ctx context.Context, in *sqs.GetQueueUrlInput, opts ...func(*sqs.Options)) (*sqs.GetQueueUrlOutput, error)
 }
 
-// Handler processes one message. It returns nil when the message's work is
-// done (the message is then deleted), a *PermanentError when the message can
-// never succeed (it goes to the dead-letter queue with the reason), or any
-// other error for a failure worth retrying (the message comes back later).
+// Handler processes one message within ctx, which ends at the message's
+// deadline (Config.MessageTimeout) or at a hard stop. It returns nil when the
+// message's work is done (the message is then deleted), or an error that says
+// whose fault the failure is:
+//   - *PermanentError: the message is malformed; it goes to the DLQ at once.
+//   - *ContentError: the sink refused what the message contains; it is
+//     retried through the queue (spending receives) and dead-lettered with the
+//     reason on its last allowed receive.
+//   - *SinkError with Denied set: the sink refuses our credentials; intake
+//     stops and the worker says so loudly until a probe succeeds.
+//   - any other error: the sink is unwell (down, throttled, failing over,
+//     slow). Not the message's fault: it is parked and intake stops until a
+//     probe finds the sink answering.
 type Handler func(ctx context.Context, m *Message) error
 
-// PermanentError marks a message that must not be retried: malformed, or
-// refused by Neptune for what it contains. Reason goes into the DLQ message.
+// PermanentError marks a message that must not be retried: it is malformed.
+// Reason goes into the DLQ message.
 type PermanentError struct {
 	Reason string
 	Err    error
@@ -50,6 +67,28 @@ type PermanentError struct {
 
 func (e *PermanentError) Error() string { return e.Reason }
 func (e *PermanentError) Unwrap() error { return e.Err }
+
+// ContentError marks a message the sink refused for what it contains; the
+// same content will most likely be refused again. Reason goes into the DLQ
+// message if it is refused on its last receive.
+type ContentError struct {
+	Reason string
+	Err    error
+}
+
+func (e *ContentError) Error() string { return e.Reason }
+func (e *ContentError) Unwrap() error { return e.Err }
+
+// SinkError marks a failure of the sink, not of the message. Any error that
+// is neither a PermanentError nor a ContentError is treated as one; returning
+// it explicitly is how a handler reports access denied.
+type SinkError struct {
+	Denied bool // the sink refuses our credentials or permissions
+	Err    error
+}
+
+func (e *SinkError) Error() string { return e.Err.Error() }
+func (e *SinkError) Unwrap() error { return e.Err }
 
 // Message is one received SQS message as the handler sees it.
 type Message struct {
@@ -60,79 +99,11 @@ type Message struct {
 	ReceiveCount   int               // ApproximateReceiveCount
 	AWSTraceHeader string            // X-Ray header, when the sender set one
 
-	receipt  string
-	raw      types.Message
-	deadline time.Time // when visibility runs out, as far as we know
-}
-
-// Config configures a Consumer. Zero fields take the documented defaults.
-type Config struct {
-	// QueueURL is the queue to consume (QUEUE_URL).
-	QueueURL string
-	// DLQURL is where malformed messages go. When empty it is found from the
-	// queue's RedrivePolicy; a queue with neither is a configuration error,
-	// since a malformed message must never block the queue.
-	DLQURL string
-	// MaxHeld caps the messages held at once, received and not yet deleted or
-	// released; receiving stops while it is reached. 100 when zero.
-	MaxHeld int
-	// Processors is how many messages are handled at once; 8 when zero.
-	Processors int
-	// Pollers is how many long polls run at once; 1 when zero.
-	Pollers int
-	// WaitTime is the long-poll wait, at most 20s; 20s when zero.
-	WaitTime time.Duration
-	// VisibilityTimeout is what the consumer asks for on receive and extends
-	// held messages to; 30s when zero. Messages are extended once half of it
-	// is left, so a slow write never lets a message reappear.
-	VisibilityTimeout time.Duration
-	// StopTimeout bounds the graceful stop: a long poll under way and work in
-	// progress get this long to finish, then are cancelled and what is held
-	// is released. 25s when zero (ECS's stop timeout defaults to 30s). A stop
-	// while idle takes up to WaitTime: the last long poll is let finish, so
-	// that messages it takes are released rather than left invisible.
-	StopTimeout time.Duration
-	// Logger; slog.Default() when nil.
-	Logger *slog.Logger
-}
-
-func (c *Config) setDefaults() {
-	if c.MaxHeld <= 0 {
-		c.MaxHeld = 100
-	}
-	if c.Processors <= 0 {
-		c.Processors = 8
-	}
-	if c.Pollers <= 0 {
-		c.Pollers = 1
-	}
-	if c.WaitTime <= 0 || c.WaitTime > 20*time.Second {
-		c.WaitTime = 20 * time.Second
-	}
-	if c.VisibilityTimeout <= 0 {
-		c.VisibilityTimeout = 30 * time.Second
-	}
-	if c.StopTimeout <= 0 {
-		c.StopTimeout = 25 * time.Second
-	}
-	if c.Logger == nil {
-		c.Logger = slog.Default()
-	}
-}
-
-// Validate reports every problem at once.
-func (c Config) Validate() error {
-	var errs []error
-	if c.QueueURL == "" {
-		errs = append(errs, errors.New("queue URL is empty (QUEUE_URL)"))
-	}
-	if c.VisibilityTimeout > 0 && c.VisibilityTimeout < 2*time.Second {
-		errs = append(errs, fmt.Errorf("visibility timeout %s is too short to heartbeat", c.VisibilityTimeout))
-	}
-	if c.VisibilityTimeout > 12*time.Hour {
-		errs = append(errs, fmt.Errorf("visibility timeout %s exceeds SQS's 12h", c.VisibilityTimeout))
-	}
-	return errors.Join(errs...)
+	receipt string
+	raw     types.Message
+	// Owned by the tracker (under its lock).
+	visibleAt    time.Time // when SQS makes it visible again, as far as we know
+	workDeadline time.Time // zero unless in work
 }
 
 // Consumer consumes one queue. Create it with New, run it with Run.
@@ -141,18 +112,18 @@ type Consumer struct {
 	sqs     SQS
 	handle  Handler
 	log     *slog.Logger
-	maxRecv int // the queue's maxReceiveCount, 0 when unknown
+	maxRecv int // the queue's maxReceiveCount, 0 when it has no redrive
 
-	mu   sync.Mutex
-	held map[string]*Message // by receipt handle
-	room chan struct{}       // one token per message that may still be held
+	inflight *tracker
+	breaker  *breaker
+	work     chan *Message // held messages waiting for a processor; MaxHeld capacity
+	acks     chan *Message
+	stats    Stats
 
-	work  chan *Message
-	acks  chan *Message
-	stats Stats
-
-	lastPoll atomic.Int64 // unix nanos of the last completed receive
-	stopping atomic.Bool
+	stopping  atomic.Bool
+	lastBeat  atomic.Int64 // unix nanos of the heartbeat's last round
+	lastAck   atomic.Int64 // unix nanos of the ack loop's last round
+	sqsFailed atomic.Int64 // consecutive failed receives
 }
 
 // Stats are the consumer's counters since start.
@@ -160,31 +131,33 @@ type Stats struct {
 	Received     atomic.Int64
 	Deleted      atomic.Int64
 	DeadLettered atomic.Int64
-	Retried      atomic.Int64 // handler failures that sent a message back
+	Retried      atomic.Int64 // content failures sent back to the queue with a delay
+	Parked       atomic.Int64 // failures of the sink: the message was kept for later
 	Released     atomic.Int64 // given back at shutdown
+	Requeued     atomic.Int64 // sent again as a fresh message so its receive count starts over
 	Extended     atomic.Int64 // visibility extensions
 }
 
 // New checks the configuration and finds the DLQ. It calls SQS, so a wrong
 // queue URL or missing permissions show at start.
 func New(ctx context.Context, client SQS, cfg Config, h Handler) (*Consumer, error) {
-	cfg.setDefaults()
+	cfg.SetDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	c := &Consumer{
-		cfg:    cfg,
-		sqs:    client,
-		handle: h,
-		log:    cfg.Logger.With("queue", cfg.QueueURL),
-		held:   make(map[string]*Message),
-		room:   make(chan struct{}, cfg.MaxHeld),
-		work:   make(chan *Message, cfg.MaxHeld),
-		acks:   make(chan *Message, cfg.MaxHeld),
+		cfg:      cfg,
+		sqs:      client,
+		handle:   h,
+		log:      cfg.Logger.With("queue", cfg.QueueURL),
+		inflight: newTracker(cfg.MaxHeld),
+		breaker:  newBreaker(),
+		work:     make(chan *Message, cfg.MaxHeld),
+		acks:     make(chan *Message, cfg.MaxHeld),
 	}
-	for range cfg.MaxHeld {
-		c.room <- struct{}{}
-	}
+	now := time.Now().UnixNano()
+	c.lastBeat.Store(now)
+	c.lastAck.Store(now)
 	if err := c.findDLQ(ctx); err != nil {
 		return nil, err
 	}
@@ -195,120 +168,119 @@ func New(ctx context.Context, client SQS, cfg Config, h Handler) (*Consumer, err
 func (c *Consumer) Stats() *Stats { return &c.stats }
 
 // Held is how many messages are held now.
-func (c *Consumer) Held() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return len(c.held)
-}
+func (c *Consumer) Held() int { return c.inflight.len() }
 
-// Healthy reports whether the receive loop is alive: a poll completed within
-// two long-poll waits. ECS's health check uses it through /healthz.
-func (c *Consumer) Healthy() bool {
-	if c.stopping.Load() {
-		return false
-	}
-	last := c.lastPoll.Load()
-	return last != 0 && time.Since(time.Unix(0, last)) < 2*c.cfg.WaitTime+10*time.Second
-}
-
-// Run consumes until ctx is cancelled, then stops gracefully: no new
-// receives; work in progress gets StopTimeout to finish; what is left is
-// released (visibility 0) so another worker takes it at once; pending deletes
-// are flushed. It returns nil after a clean stop.
+// Run consumes until ctx is cancelled, then stops in order, all within
+// StopTimeout: no new receives; the long polls under way finish, so what they
+// take is held, not lost in flight; work in progress finishes; at the hard
+// stop (StopTimeout less a reserve for the last calls) receives and work still
+// under way are cancelled; then every held message is released (visibility 0,
+// or sent afresh when it is on its last receive) and pending deletes are
+// flushed. Releasing only after the last poll closed is what keeps a stopping
+// worker from receiving its own releases. It returns nil after a clean stop.
 func (c *Consumer) Run(ctx context.Context) error {
-	c.lastPoll.Store(time.Now().UnixNano())
-	// Receives and work run on contexts of their own, so that the stop
-	// (ctx) ends new receives but neither cuts off a long poll already under
-	// way, whose messages would otherwise be taken from the queue and never
-	// seen, nor writes in progress. Both are cancelled only when StopTimeout
-	// runs out.
+	// Receives and work run on a context of their own, so that the stop (ctx)
+	// ends new receives but neither cuts off a long poll already under way,
+	// whose messages would otherwise be taken from the queue and not seen,
+	// nor writes in progress. Both are cancelled at the hard stop.
 	hardCtx, hardStop := context.WithCancel(context.WithoutCancel(ctx))
 	defer hardStop()
+
+	// A worker (re)started during an outage should not spend receives
+	// finding out: it asks the sink first and waits behind the breaker.
+	if err := c.probe(ctx); err != nil && ctx.Err() == nil {
+		c.breaker.trip("at start: "+err.Error(), false, time.Now())
+		c.log.Warn("the sink does not answer at start: intake waits for it", "err", err)
+	}
 
 	var pollers, processors, background sync.WaitGroup
 	for range c.cfg.Pollers {
 		pollers.Go(func() { c.poll(ctx, hardCtx) })
 	}
 	for range c.cfg.Processors {
-		processors.Go(func() { c.process(hardCtx) })
+		processors.Go(func() { c.process(ctx, hardCtx) })
 	}
-	ackerDone := make(chan struct{})
-	background.Go(func() { c.ackLoop(ackerDone) })
-	hbCtx, stopHeartbeat := context.WithCancel(context.WithoutCancel(ctx))
-	background.Go(func() { c.heartbeat(hbCtx) })
+	bgCtx, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopBackground()
+	stopAcks := make(chan context.Context, 1)
+	var acker sync.WaitGroup
+	acker.Go(func() { c.ackLoop(bgCtx, stopAcks) })
+	background.Go(func() { c.heartbeat(bgCtx) })
+	background.Go(func() { c.probeLoop(ctx) })
 
 	<-ctx.Done()
 	c.stopping.Store(true)
+	stopAt := time.Now()
+	final := stopAt.Add(c.cfg.StopTimeout)
+	reserve := c.cfg.releaseReserve()
+	hardAt := final.Add(-reserve)
 	c.log.Info("stopping: no more receives", "held", c.Held(), "stop_timeout", c.cfg.StopTimeout)
-	deadline := time.AfterFunc(c.cfg.StopTimeout, func() {
-		c.log.Warn("stop timeout reached: cancelling receives and writes in progress")
+	hardTimer := time.AfterFunc(time.Until(hardAt), func() {
+		c.log.Warn("hard stop: cancelling receives and writes still under way")
 		hardStop()
 	})
-	defer deadline.Stop()
-	// A long poll under way finishes (at most WaitTime); what it brings is
-	// released by the processors, which release everything not yet started.
+	defer hardTimer.Stop()
 	pollers.Wait()
-	close(c.work)
-	processors.Wait()
-	close(ackerDone)
-	stopHeartbeat()
+	if !waitTimeout(&processors, time.Until(hardAt)+reserve/3) {
+		// A handler ignores its cancelled context. What it holds is released
+		// below with the rest: its write is idempotent if it ever lands.
+		c.log.Error("a handler did not return after the hard stop; releasing what is held anyway")
+	}
+
+	// Deletes first (that work is done), then the releases, both within what
+	// is left of the stop timeout; the heartbeat keeps going until then.
+	finalCtx, cancelFinal := context.WithDeadline(context.WithoutCancel(ctx), final)
+	defer cancelFinal()
+	stopAcks <- finalCtx
+	acker.Wait()
+	c.releaseAll(finalCtx)
+	stopBackground()
 	background.Wait()
-	c.releaseAll()
-	c.log.Info("stopped", "deleted", c.stats.Deleted.Load(), "released", c.stats.Released.Load())
+	c.log.Info("stopped", "deleted", c.stats.Deleted.Load(), "released", c.stats.Released.Load(),
+		"requeued", c.stats.Requeued.Load(), "took", time.Since(stopAt).Round(time.Millisecond))
 	return nil
 }
 
-// poll receives while there is room, and blocks while there is none: the
-// room tokens are the backpressure. ctx ends the polling; receiveCtx, which
-// outlives it until the stop timeout, bounds each receive.
-func (c *Consumer) poll(ctx, receiveCtx context.Context) {
-	for ctx.Err() == nil {
-		n := c.takeRoom(ctx, 10)
+// poll receives while the breaker is closed and there is room. stopCtx ends
+// the polling; receiveCtx, which outlives it until the hard stop, bounds each
+// receive.
+func (c *Consumer) poll(stopCtx, receiveCtx context.Context) {
+	failures := 0
+	for {
+		if c.breaker.waitClosed(stopCtx) != nil {
+			return
+		}
+		n := c.inflight.reserveRoom(stopCtx, 10)
 		if n == 0 {
 			return
 		}
+		if stopCtx.Err() != nil {
+			c.inflight.admit(n, nil)
+			return
+		}
 		msgs, err := c.receive(receiveCtx, n)
-		c.lastPoll.Store(time.Now().UnixNano())
-		c.giveRoom(n - len(msgs))
+		c.inflight.admit(n, msgs)
 		for _, m := range msgs {
-			c.work <- m // never blocks: work has MaxHeld capacity and room bounds it
+			c.work <- m // never blocks: work has MaxHeld capacity and the tracker bounds what is held
 		}
-		if err != nil {
-			if ctx.Err() != nil {
-				return
-			}
-			c.log.Warn("receive failed", "err", err)
-			_ = backoff.Sleep(ctx, time.Second)
+		if err == nil {
+			failures = 0
+			c.sqsFailed.Store(0)
+			continue
 		}
-	}
-}
-
-// takeRoom waits for at least one token, then takes up to max without waiting.
-func (c *Consumer) takeRoom(ctx context.Context, max int) int {
-	select {
-	case <-c.room:
-	case <-ctx.Done():
-		return 0
-	}
-	n := 1
-	for n < max {
-		select {
-		case <-c.room:
-			n++
-		default:
-			return n
+		if stopCtx.Err() != nil {
+			return
 		}
-	}
-	return n
-}
-
-func (c *Consumer) giveRoom(n int) {
-	for range n {
-		c.room <- struct{}{}
+		c.sqsFailed.Add(1)
+		c.log.Warn("receive failed", "failures", failures+1, "err", err)
+		_ = backoff.Sleep(stopCtx, backoff.FullJitter(failures, time.Second, c.cfg.WaitTime))
+		failures++
 	}
 }
 
 func (c *Consumer) receive(ctx context.Context, n int) ([]*Message, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.WaitTime+sqsCallTimeout)
+	defer cancel()
 	out, err := c.sqs.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{
 		QueueUrl:              aws.String(c.cfg.QueueURL),
 		MaxNumberOfMessages:   int32(n),
@@ -323,72 +295,163 @@ func (c *Consumer) receive(ctx context.Context, n int) ([]*Message, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cannot receive from %s: %w", c.cfg.QueueURL, err)
 	}
-	now := time.Now()
+	visibleAt := time.Now().Add(c.cfg.VisibilityTimeout)
 	msgs := make([]*Message, 0, len(out.Messages))
-	c.mu.Lock()
 	for _, raw := range out.Messages {
-		m := newMessage(raw, now.Add(c.cfg.VisibilityTimeout))
-		c.held[m.receipt] = m
-		msgs = append(msgs, m)
+		msgs = append(msgs, newMessage(raw, visibleAt))
 	}
-	c.mu.Unlock()
 	c.stats.Received.Add(int64(len(msgs)))
 	return msgs, nil
 }
 
-// process handles messages until work is closed. After a stop began, queued
-// messages are released rather than started.
-func (c *Consumer) process(ctx context.Context) {
-	for m := range c.work {
-		if c.stopping.Load() {
-			c.release(m)
-			continue
+// process handles held messages until the stop. It takes no new message once
+// stopCtx ends (what is left is released by Run), and waits while the breaker
+// is open: the message it has stays held and hidden meanwhile.
+func (c *Consumer) process(stopCtx, hardCtx context.Context) {
+	for {
+		var m *Message
+		select {
+		case <-stopCtx.Done():
+			return
+		case m = <-c.work:
 		}
-		c.handleOne(ctx, m)
+		if c.breaker.waitClosed(stopCtx) != nil {
+			return // m stays held; Run releases it
+		}
+		if stopCtx.Err() != nil {
+			return
+		}
+		c.handleOne(hardCtx, m)
 	}
 }
 
-func (c *Consumer) handleOne(ctx context.Context, m *Message) {
+// handleOne runs the handler within the message's deadline and settles the
+// outcome.
+func (c *Consumer) handleOne(hardCtx context.Context, m *Message) {
+	deadline := time.Now().Add(c.cfg.MessageTimeout)
+	c.inflight.startWork(m, deadline)
+	ctx, cancel := context.WithDeadline(hardCtx, deadline)
 	err := c.handle(ctx, m)
+	cancel()
+	c.inflight.endWork(m)
+
 	var perm *PermanentError
+	var content *ContentError
+	var sink *SinkError
 	switch {
 	case err == nil:
+		c.breaker.succeeded()
 		c.acks <- m
-	case ctx.Err() != nil:
-		// Cancelled by the stop timeout: give it back for another worker now.
-		c.release(m)
+	case hardCtx.Err() != nil:
+		// Cut off by the hard stop: not the message's fault. It stays held
+		// and Run releases it.
 	case errors.As(err, &perm):
-		c.deadLetter(ctx, m, perm.Reason)
-	case c.maxRecv > 0 && m.ReceiveCount >= c.maxRecv:
-		// This was the last receive SQS allows before its own redrive; send
-		// it now with the reason, which SQS's redrive would not record.
-		c.deadLetter(ctx, m, "gave up after "+fmt.Sprint(m.ReceiveCount)+" receives: "+err.Error())
-	default:
+		c.deadLetter(hardCtx, m, perm.Reason)
+	case errors.As(err, &content):
+		if c.maxRecv > 0 && m.ReceiveCount >= c.maxRecv {
+			// Its last receive before SQS's own redrive: send it now, with the
+			// reason, which SQS's redrive would not record.
+			c.deadLetter(hardCtx, m, fmt.Sprintf("refused on each of %d receives: %s", m.ReceiveCount, content.Reason))
+			return
+		}
 		c.stats.Retried.Add(1)
-		c.log.Warn("message failed, will be retried", "message_id", m.ID, "receive_count", m.ReceiveCount, "err", err)
-		c.nack(m)
+		c.log.Warn("the sink refused the message's content; it will be retried", "message_id", m.ID,
+			"receive_count", m.ReceiveCount, "max_receive_count", c.maxRecv, "err", err)
+		c.nack(hardCtx, m)
+	default:
+		denied := errors.As(err, &sink) && sink.Denied
+		c.park(m, err, denied)
 	}
 }
 
-// forget drops a message from the held set and gives its room back.
-func (c *Consumer) forget(m *Message) {
-	c.mu.Lock()
-	_, ok := c.held[m.receipt]
-	delete(c.held, m.receipt)
-	c.mu.Unlock()
-	if ok {
-		c.giveRoom(1)
+// park keeps a message the sink could not take, for a fault that is not the
+// message's, and opens the breaker. The message goes back to the work queue
+// (never blocking: work has room for everything held) and is handled again
+// once a probe finds the sink answering; the heartbeat keeps it hidden
+// meanwhile, which costs no receive.
+func (c *Consumer) park(m *Message, err error, denied bool) {
+	c.stats.Parked.Add(1)
+	if c.breaker.trip(err.Error(), denied, time.Now()) {
+		if denied {
+			c.log.Error("the sink denies access: intake stopped until it is granted (check the task role's neptune-db permissions)",
+				"message_id", m.ID, "err", err)
+		} else {
+			c.log.Warn("the sink is unwell: intake stopped, held messages kept, probing until it answers",
+				"message_id", m.ID, "held", c.Held(), "err", err)
+		}
+	}
+	c.work <- m
+}
+
+// probeLoop waits for the breaker to open, then probes the sink with backoff
+// until it answers, and closes the breaker. It runs until the stop.
+func (c *Consumer) probeLoop(ctx context.Context) {
+	for {
+		if c.breaker.waitOpen(ctx) != nil {
+			return
+		}
+		trips := c.breaker.state().Trips
+		for attempt := 0; ; attempt++ {
+			// The first wait grows with consecutive trips, so a sink that
+			// answers probes but keeps failing writes is tried less often.
+			if backoff.Sleep(ctx, backoff.FullJitter(max(attempt, trips-1), c.cfg.ProbeBackoff, c.cfg.MaxProbeBackoff)) != nil {
+				return
+			}
+			err := c.probe(ctx)
+			if err == nil {
+				st := c.breaker.state()
+				c.breaker.reset()
+				c.log.Info("the sink answers again: resuming intake", "down_for", time.Since(st.Since).Round(time.Millisecond), "held", c.Held())
+				break
+			}
+			if ctx.Err() != nil {
+				return
+			}
+			st := c.breaker.state()
+			if st.Denied {
+				c.log.Error("probe: the sink still denies access; intake stays stopped", "attempt", attempt+1, "err", err)
+			} else {
+				c.log.Warn("probe: the sink does not answer yet", "attempt", attempt+1, "down_for", time.Since(st.Since).Round(time.Second), "err", err)
+			}
+		}
 	}
 }
 
-func newMessage(raw types.Message, deadline time.Time) *Message {
+func (c *Consumer) probe(ctx context.Context) error {
+	if c.cfg.Probe == nil {
+		return nil // the next message is the probe
+	}
+	ctx, cancel := context.WithTimeout(ctx, min(c.cfg.MessageTimeout, probeTimeout))
+	defer cancel()
+	return c.cfg.Probe(ctx)
+}
+
+// waitTimeout waits for wg for at most d and reports whether it finished.
+func waitTimeout(wg *sync.WaitGroup, d time.Duration) bool {
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-done:
+		return true
+	case <-t.C:
+		return false
+	}
+}
+
+// probeTimeout bounds one probe: a sink that takes longer to answer a trivial
+// request is not well.
+const probeTimeout = 10 * time.Second
+
+func newMessage(raw types.Message, visibleAt time.Time) *Message {
 	m := &Message{
 		ID:         aws.ToString(raw.MessageId),
 		Body:       aws.ToString(raw.Body),
 		Attributes: make(map[string]string, len(raw.MessageAttributes)),
 		receipt:    aws.ToString(raw.ReceiptHandle),
 		raw:        raw,
-		deadline:   deadline,
+		visibleAt:  visibleAt,
 	}
 	for k, v := range raw.MessageAttributes {
 		if v.StringValue != nil {

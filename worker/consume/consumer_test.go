@@ -103,36 +103,6 @@ func depth(t *testing.T, f fixture, url string) (int, int) {
 func TestConsumer(t *testing.T) {
 	t.Parallel()
 
-	t.Run("it never holds more than MaxHeld messages at once", func(t *testing.T) {
-		t.Parallel()
-		f := setup(t, sqslocal.QueueOptions{})
-		f.send(t, 30)
-		release := make(chan struct{})
-		var handled atomic.Int64
-		c, stop := run(t, f, consume.Config{MaxHeld: 5, Processors: 2}, func(ctx context.Context, m *consume.Message) error {
-			<-release
-			handled.Add(1)
-			return nil
-		})
-		eventually(t, "5 messages held", func() bool { return c.Held() == 5 })
-		// Give the pollers every chance to overreach before looking again.
-		time.Sleep(300 * time.Millisecond)
-		if h := c.Held(); h != 5 {
-			t.Fatalf("holding %d, the cap is 5", h)
-		}
-		if _, nv := depth(t, f, f.queues.Ingest); nv > 5 {
-			t.Fatalf("%d messages in flight on the queue, the cap is 5", nv)
-		}
-		close(release)
-		eventually(t, "all 30 handled and deleted", func() bool { return c.Stats().Deleted.Load() == 30 })
-		if err := stop(); err != nil {
-			t.Fatal(err)
-		}
-		if v, nv := depth(t, f, f.queues.Ingest); v+nv != 0 {
-			t.Fatalf("queue still has %d visible, %d in flight", v, nv)
-		}
-	})
-
 	t.Run("a message worked on longer than its visibility timeout is kept hidden by the heartbeat", func(t *testing.T) {
 		t.Parallel()
 		f := setup(t, sqslocal.QueueOptions{})
@@ -152,20 +122,47 @@ func TestConsumer(t *testing.T) {
 		}
 	})
 
-	t.Run("a failed message comes back and is retried until it succeeds", func(t *testing.T) {
+	t.Run("content the sink refused comes back through the queue and is retried until it succeeds", func(t *testing.T) {
 		t.Parallel()
 		f := setup(t, sqslocal.QueueOptions{})
 		f.send(t, 1)
 		var calls atomic.Int64
+		receives := make(chan int, 2)
 		c, _ := run(t, f, consume.Config{}, func(ctx context.Context, m *consume.Message) error {
+			receives <- m.ReceiveCount
 			if calls.Add(1) == 1 {
-				return errors.New("neptune is busy")
+				return &consume.ContentError{Reason: "refused"}
 			}
 			return nil
 		})
 		eventually(t, "deleted after a retry", func() bool { return c.Stats().Deleted.Load() == 1 })
 		if c.Stats().Retried.Load() != 1 || calls.Load() != 2 {
 			t.Fatalf("retried %d, handled %d; want 1 and 2", c.Stats().Retried.Load(), calls.Load())
+		}
+		if first, second := <-receives, <-receives; first != 1 || second != 2 {
+			t.Fatalf("receive counts %d then %d; a retry through the queue is a second receive", first, second)
+		}
+	})
+
+	t.Run("a failure of the sink keeps the message and retries it without spending a receive", func(t *testing.T) {
+		t.Parallel()
+		f := setup(t, sqslocal.QueueOptions{})
+		f.send(t, 1)
+		var calls atomic.Int64
+		receives := make(chan int, 2)
+		c, _ := run(t, f, consume.Config{ProbeBackoff: 100 * time.Millisecond}, func(ctx context.Context, m *consume.Message) error {
+			receives <- m.ReceiveCount
+			if calls.Add(1) == 1 {
+				return errors.New("connection refused")
+			}
+			return nil
+		})
+		eventually(t, "deleted after the sink came back", func() bool { return c.Stats().Deleted.Load() == 1 })
+		if c.Stats().Parked.Load() != 1 || c.Stats().Retried.Load() != 0 {
+			t.Fatalf("parked %d, retried %d; want 1 and 0", c.Stats().Parked.Load(), c.Stats().Retried.Load())
+		}
+		if first, second := <-receives, <-receives; first != 1 || second != 1 {
+			t.Fatalf("receive counts %d then %d; a parked message must not be received again", first, second)
 		}
 	})
 

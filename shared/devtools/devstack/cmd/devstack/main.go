@@ -148,20 +148,33 @@ func status(ctx context.Context, st *devstack.Stack, healthAddr string) string {
 		line += " | queue depth unavailable: " + err.Error()
 	}
 	if w, err := workerStats(ctx, healthAddr); err == nil {
-		line += fmt.Sprintf(" | worker: %d received, %d deleted, %d to DLQ", w["received"], w["deleted"], w["dead_lettered"])
+		line += fmt.Sprintf(" | worker: %d held, %d received, %d deleted, %d to DLQ", w.Held, w.Received, w.Deleted, w.DeadLettered)
+		if w.Breaker.Open {
+			line += " | NEPTUNE UNAVAILABLE, intake paused: " + w.Breaker.Cause
+		}
 	}
 	return line
 }
 
-func workerStats(ctx context.Context, addr string) (map[string]int64, error) {
+// workerStatus is the part of the worker's /stats the status line shows.
+type workerStatus struct {
+	Held, Received, Deleted int64
+	DeadLettered            int64 `json:"dead_lettered"`
+	Breaker                 struct {
+		Open  bool
+		Cause string
+	}
+}
+
+func workerStats(ctx context.Context, addr string) (workerStatus, error) {
 	ctx, cancel := context.WithTimeout(ctx, time.Second)
 	defer cancel()
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/stats", nil)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return nil, err
+		return workerStatus{}, err
 	}
 	defer resp.Body.Close()
-	var m map[string]int64
-	return m, json.NewDecoder(resp.Body).Decode(&m)
+	var w workerStatus
+	return w, json.NewDecoder(resp.Body).Decode(&w)
 }

@@ -1,0 +1,104 @@
+package consume
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/arn"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"github.com/graphfleet/graphfleet/shared/edgebatch"
+)
+
+// deadLetter sends a message to the DLQ with the reason in its "error"
+// attribute (edgebatch.DeadLetter builds it within SQS's limits), then deletes
+// it from the queue. If the DLQ send fails the message is not deleted: it is
+// sent back with a delay, and SQS's redrive remains the backstop. Nothing is
+// lost either way.
+func (c *Consumer) deadLetter(ctx context.Context, m *Message, reason string) {
+	dl, err := edgebatch.DeadLetter(m.Body, m.Attributes, m.ID, reason)
+	if err != nil {
+		c.log.Error("cannot dead-letter the message with its reason; leaving it to the queue's redrive", "message_id", m.ID, "reason", reason, "err", err)
+		c.nack(ctx, m)
+		return
+	}
+	in := &sqs.SendMessageInput{QueueUrl: aws.String(c.cfg.DLQURL), MessageBody: aws.String(dl.Body), MessageAttributes: stringAttributes(dl.Attributes)}
+	if m.AWSTraceHeader != "" {
+		in.MessageSystemAttributes = map[string]types.MessageSystemAttributeValue{
+			string(types.MessageSystemAttributeNameAWSTraceHeader): {DataType: aws.String("String"), StringValue: aws.String(m.AWSTraceHeader)},
+		}
+	}
+	sendCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), sqsCallTimeout)
+	defer cancel()
+	if _, err := c.sqs.SendMessage(sendCtx, in); err != nil {
+		c.log.Error("cannot send the message to the DLQ; it will come back", "message_id", m.ID, "err", err)
+		c.nack(ctx, m)
+		return
+	}
+	c.stats.DeadLettered.Add(1)
+	c.log.Warn("message sent to the DLQ", "message_id", m.ID, "receive_count", m.ReceiveCount, "reason", dl.Attributes[edgebatch.AttrError])
+	c.acks <- m
+}
+
+func stringAttributes(attrs map[string]string) map[string]types.MessageAttributeValue {
+	out := make(map[string]types.MessageAttributeValue, len(attrs))
+	for k, v := range attrs {
+		out[k] = types.MessageAttributeValue{DataType: aws.String("String"), StringValue: aws.String(v)}
+	}
+	return out
+}
+
+// findDLQ resolves the DLQ from the queue's RedrivePolicy unless configured,
+// and learns maxReceiveCount, which decides when a refused message is
+// dead-lettered by the worker (with its reason) rather than by SQS.
+func (c *Consumer) findDLQ(ctx context.Context) error {
+	out, err := c.sqs.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{
+		QueueUrl:       aws.String(c.cfg.QueueURL),
+		AttributeNames: []types.QueueAttributeName{types.QueueAttributeNameRedrivePolicy},
+	})
+	if err != nil {
+		return fmt.Errorf("cannot read attributes of %s: %w", c.cfg.QueueURL, err)
+	}
+	policy := out.Attributes[string(types.QueueAttributeNameRedrivePolicy)]
+	var rp struct {
+		DeadLetterTargetArn string          `json:"deadLetterTargetArn"`
+		MaxReceiveCount     json.RawMessage `json:"maxReceiveCount"`
+	}
+	if policy != "" {
+		if err := json.Unmarshal([]byte(policy), &rp); err != nil {
+			return fmt.Errorf("queue %s has an unreadable RedrivePolicy: %w", c.cfg.QueueURL, err)
+		}
+		// maxReceiveCount is a number in some responses and a string in others.
+		if n, err := strconv.Atoi(strings.Trim(string(rp.MaxReceiveCount), `"`)); err == nil {
+			c.maxRecv = n
+		}
+	}
+	if c.cfg.DLQURL != "" {
+		return nil
+	}
+	if rp.DeadLetterTargetArn == "" {
+		return errors.New("queue " + c.cfg.QueueURL + " has no RedrivePolicy and no DLQ_URL is set: malformed messages would have nowhere to go")
+	}
+	dlq, err := arn.Parse(rp.DeadLetterTargetArn)
+	if err != nil || dlq.Service != "sqs" || dlq.Resource == "" {
+		return fmt.Errorf("RedrivePolicy names %q, which is not an SQS queue ARN", rp.DeadLetterTargetArn)
+	}
+	u, err := c.sqs.GetQueueUrl(ctx, &sqs.GetQueueUrlInput{QueueName: aws.String(dlq.Resource), QueueOwnerAWSAccountId: aws.String(dlq.AccountID)})
+	if err != nil {
+		return fmt.Errorf("cannot find the DLQ %s: %w", rp.DeadLetterTargetArn, err)
+	}
+	c.cfg.DLQURL = aws.ToString(u.QueueUrl)
+	c.log.Info("dead-letter queue found from RedrivePolicy", "dlq", c.cfg.DLQURL, "max_receive_count", c.maxRecv)
+	return nil
+}
+
+func parseInt(s string) (int64, bool) {
+	n, err := strconv.ParseInt(s, 10, 64)
+	return n, err == nil
+}
