@@ -13,13 +13,14 @@ deps: node_modules/.package-lock.json
 up: deps
 	go run ./shared/devtools/devstack/cmd/devstack
 
-# Every test, with the race detector; then the connection-loss tests, which
-# only build without it (gremlin-go v3.7.4 races on a failed connection's
-# state). Tests start the servers they need (the SQS emulator as a child
+# Every test, with the race detector; then the connection-loss tests (the
+# writer's, and the worker's end to end: a Neptune outage of over two minutes
+# with workers killed and stopped, a failover mid-drain), which only build
+# without it (gremlin-go v3.7.4 races on a failed connection's state). Tests start the servers they need (the SQS emulator as a child
 # process, the stand-in in-process).
 test: deps
-	go test -race -count=1 ./...
-	go test -count=1 -run ConnectionLoss ./worker/neptune/
+	go test -race -count=1 -timeout 20m ./...
+	go test -count=1 -timeout 20m -run ConnectionLoss ./worker/ ./worker/neptune/
 
 vet:
 	gofmt -l . | (! grep .)

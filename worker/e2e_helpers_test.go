@@ -3,10 +3,14 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -104,6 +108,39 @@ func startWorker(t testing.TB, st *devstack.Stack, env ...string) *workerProc {
 		}
 	})
 	return w
+}
+
+// healthAddr waits for the worker to log where it serves its health
+// endpoints (it is started on port 0) and returns that address.
+func (w *workerProc) healthAddr(t testing.TB) string {
+	t.Helper()
+	var addr string
+	eventually(t, time.Minute, "the worker reports its health address", func() (bool, string) {
+		for _, line := range strings.Split(w.out.String(), "\n") {
+			var rec struct {
+				Msg    string `json:"msg"`
+				Health string `json:"health"`
+			}
+			if json.Unmarshal([]byte(line), &rec) == nil && rec.Msg == "worker started" && rec.Health != "" {
+				addr = rec.Health
+				return true, ""
+			}
+		}
+		return false, "no \"worker started\" line yet"
+	})
+	return addr
+}
+
+// get fetches a health endpoint and returns its status and body.
+func get(t testing.TB, url string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(body)
 }
 
 // stop sends sig and waits for the process to exit.
