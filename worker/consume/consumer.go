@@ -189,8 +189,12 @@ func (c *Consumer) Run(ctx context.Context) error {
 	// A worker (re)started during an outage should not spend receives
 	// finding out: it asks the sink first and waits behind the breaker.
 	if err := c.probe(ctx); err != nil && ctx.Err() == nil {
-		c.breaker.trip("at start: "+err.Error(), false, time.Now())
-		c.log.Warn("the sink does not answer at start: intake waits for it", "err", err)
+		c.breaker.trip("at start: "+err.Error(), isDenied(err), time.Now())
+		if isDenied(err) {
+			c.log.Error("the sink denies access at start: intake waits until it is granted (check the task role's neptune-db permissions)", "err", err)
+		} else {
+			c.log.Warn("the sink does not answer at start: intake waits for it", "err", err)
+		}
 	}
 
 	var pollers, processors, background sync.WaitGroup
@@ -257,6 +261,12 @@ func (c *Consumer) poll(stopCtx, receiveCtx context.Context) {
 		if stopCtx.Err() != nil {
 			c.inflight.admit(n, nil)
 			return
+		}
+		if c.breaker.state().Open {
+			// It opened while this poller waited for room: give the room
+			// back and wait for the breaker instead of receiving.
+			c.inflight.admit(n, nil)
+			continue
 		}
 		msgs, err := c.receive(receiveCtx, n)
 		c.inflight.admit(n, msgs)
@@ -348,7 +358,7 @@ func (c *Consumer) handleOne(hardCtx context.Context, m *Message) {
 	case errors.As(err, &perm):
 		c.deadLetter(hardCtx, m, perm.Reason)
 	case errors.As(err, &content):
-		if c.maxRecv > 0 && m.ReceiveCount >= c.maxRecv {
+		if m.ReceiveCount >= c.contentAttempts() {
 			// Its last receive before SQS's own redrive: send it now, with the
 			// reason, which SQS's redrive would not record.
 			c.deadLetter(hardCtx, m, fmt.Sprintf("refused on each of %d receives: %s", m.ReceiveCount, content.Reason))
@@ -407,6 +417,8 @@ func (c *Consumer) probeLoop(ctx context.Context) {
 			if ctx.Err() != nil {
 				return
 			}
+			// Already open: this records the newest cause, and a denial.
+			c.breaker.trip("probe: "+err.Error(), isDenied(err), time.Now())
 			st := c.breaker.state()
 			if st.Denied {
 				c.log.Error("probe: the sink still denies access; intake stays stopped", "attempt", attempt+1, "err", err)
@@ -425,6 +437,25 @@ func (c *Consumer) probe(ctx context.Context) error {
 	defer cancel()
 	return c.cfg.Probe(ctx)
 }
+
+// isDenied reports whether err says the sink refuses our credentials.
+func isDenied(err error) bool {
+	var s *SinkError
+	return errors.As(err, &s) && s.Denied
+}
+
+// contentAttempts is how many receives a message whose content the sink
+// refuses gets before the worker dead-letters it: the queue's
+// maxReceiveCount, or, with DLQ_URL and no redrive policy, as many as
+// sqslocal and the CDK stack configure (5), so it is not retried forever.
+func (c *Consumer) contentAttempts() int {
+	if c.maxRecv > 0 {
+		return c.maxRecv
+	}
+	return defaultContentAttempts
+}
+
+const defaultContentAttempts = 5
 
 // waitTimeout waits for wg for at most d and reports whether it finished.
 func waitTimeout(wg *sync.WaitGroup, d time.Duration) bool {

@@ -37,6 +37,14 @@ func (c *Consumer) deadLetter(ctx context.Context, m *Message, reason string) {
 	sendCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), sqsCallTimeout)
 	defer cancel()
 	if _, err := c.sqs.SendMessage(sendCtx, in); err != nil {
+		if c.maxRecv > 0 && m.ReceiveCount >= c.maxRecv {
+			// Nacked, its next receive would be SQS's redrive, which drops
+			// the reason: send it afresh so it comes back with receives to
+			// spare and is dead-lettered with its reason then.
+			c.log.Error("cannot send the message to the DLQ on its last receive; sending it afresh to try again", "message_id", m.ID, "err", err)
+			c.requeue(ctx, m)
+			return
+		}
 		c.log.Error("cannot send the message to the DLQ; it will come back", "message_id", m.ID, "err", err)
 		c.nack(ctx, m)
 		return
