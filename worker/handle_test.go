@@ -97,3 +97,23 @@ func TestHandler(t *testing.T) {
 		}
 	})
 }
+
+// Whose fault a failed write or probe is decides what the consumer does; a
+// probe's 403 must read as access denied, or a task with the wrong role sits
+// quietly "unavailable" instead of alarming.
+func TestWhoseFault(t *testing.T) {
+	t.Parallel()
+	denied := &neptune.ConnectError{Endpoint: "wss://db:8182/gremlin", Status: 403, Code: "AccessDeniedException", Err: errors.New("bad handshake")}
+	refused := &neptune.ConnectError{Endpoint: "wss://db:8182/gremlin", Err: errors.New("dial tcp: connection refused")}
+	var sink *consume.SinkError
+	if err := whoseFault(denied); !errors.As(err, &sink) || !sink.Denied {
+		t.Fatalf("a 403 handshake gives %#v; want a denied SinkError", err)
+	}
+	if err := whoseFault(refused); !errors.As(err, &sink) || sink.Denied {
+		t.Fatalf("connection refused gives %#v; want a SinkError, not denied", err)
+	}
+	var content *consume.ContentError
+	if err := whoseFault(errors.New(`neptune request: E0502: error in read loop: {"code":"MalformedQueryException","detailedMessage":"bad"}`)); !errors.As(err, &content) {
+		t.Fatalf("a MalformedQueryException gives %#v; want a ContentError", err)
+	}
+}

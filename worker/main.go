@@ -30,6 +30,7 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -155,10 +156,27 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
-	defer writer.Close()
+	// The whole stop fits STOP_TIMEOUT: the writer gets what the consumer
+	// left of it (the consumer has released everything by then).
+	var stopAt atomic.Int64
+	context.AfterFunc(ctx, func() { stopAt.Store(time.Now().UnixNano()) })
+	defer func() {
+		left := time.Until(time.Unix(0, stopAt.Load()).Add(cfg.Consumer.StopTimeout)) - 500*time.Millisecond
+		if stopAt.Load() == 0 {
+			left = cfg.Consumer.StopTimeout
+		}
+		_ = writer.CloseWithin(left)
+	}()
 
 	h := newHandler(writer, log)
-	cfg.Consumer.Probe = writer.Probe
+	// The probe's failure is classified like a write's, so access denied
+	// found by a probe (a 403 on the handshake) reads as access denied.
+	cfg.Consumer.Probe = func(ctx context.Context) error {
+		if err := writer.Probe(ctx); err != nil {
+			return whoseFault(err)
+		}
+		return nil
+	}
 	consumer, err := consume.New(ctx, sqs.NewFromConfig(awsCfg), cfg.Consumer, h.handle)
 	if err != nil {
 		return err

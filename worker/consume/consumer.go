@@ -104,6 +104,13 @@ type Message struct {
 	// Owned by the tracker (under its lock).
 	visibleAt    time.Time // when SQS makes it visible again, as far as we know
 	workDeadline time.Time // zero unless in work
+
+	// Owned by whichever processor handles the message (the work channel
+	// hands it over): how often it failed for the sink's reasons while the
+	// sink wrote other messages in between.
+	parks         int
+	writtenAtPark int64
+	failedAlone   int
 }
 
 // Consumer consumes one queue. Create it with New, run it with Run.
@@ -370,6 +377,23 @@ func (c *Consumer) handleOne(hardCtx context.Context, m *Message) {
 		c.nack(hardCtx, m)
 	default:
 		denied := errors.As(err, &sink) && sink.Denied
+		if !denied && ctx.Err() == context.DeadlineExceeded && c.probe(hardCtx) == nil {
+			// Its own deadline ran out and Neptune answers: the message is
+			// too slow on its own (too heavy, or stuck behind its requests),
+			// not a victim of an outage. It goes back to the queue and
+			// spends a receive, instead of being kept and stopping intake
+			// on every try.
+			if m.ReceiveCount >= c.contentAttempts() {
+				c.deadLetter(hardCtx, m, fmt.Sprintf("not written within MESSAGE_TIMEOUT (%s) on each of %d receives, while Neptune answered: %s",
+					c.cfg.MessageTimeout, m.ReceiveCount, err))
+				return
+			}
+			c.stats.Retried.Add(1)
+			c.log.Warn("the message was not written within its deadline while Neptune answers; it goes back to the queue", "message_id", m.ID,
+				"receive_count", m.ReceiveCount, "message_timeout", c.cfg.MessageTimeout, "err", err)
+			c.nack(hardCtx, m)
+			return
+		}
 		c.park(m, err, denied)
 	}
 }

@@ -961,7 +961,7 @@ func TestConsumerWithFakeSQS(t *testing.T) {
 						return ctx.Err()
 					})
 					waitFor(t, time.Minute, "in work", started.Load)
-					time.Sleep(30 * time.Second)
+					time.Sleep(20 * time.Second) // within its 30 s MessageTimeout
 					if parked && !r.c.Status().Breaker.Open {
 						t.Fatal("breaker closed")
 					}

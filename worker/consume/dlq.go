@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws/arn"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
+	"github.com/aws/smithy-go"
 
 	"github.com/graphfleet/graphfleet/shared/edgebatch"
 )
@@ -37,10 +38,13 @@ func (c *Consumer) deadLetter(ctx context.Context, m *Message, reason string) {
 	sendCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), sqsCallTimeout)
 	defer cancel()
 	if _, err := c.sqs.SendMessage(sendCtx, in); err != nil {
-		if c.maxRecv > 0 && m.ReceiveCount >= c.maxRecv {
+		if c.maxRecv > 0 && m.ReceiveCount >= c.maxRecv && transient(err) {
 			// Nacked, its next receive would be SQS's redrive, which drops
 			// the reason: send it afresh so it comes back with receives to
-			// spare and is dead-lettered with its reason then.
+			// spare and is dead-lettered with its reason then. Only for a
+			// passing failure: a DLQ that refuses the message for good
+			// (permissions, KMS, size) would make that a loop, and SQS's
+			// redrive is the better end.
 			c.log.Error("cannot send the message to the DLQ on its last receive; sending it afresh to try again", "message_id", m.ID, "err", err)
 			c.requeue(ctx, m)
 			return
@@ -52,6 +56,13 @@ func (c *Consumer) deadLetter(ctx context.Context, m *Message, reason string) {
 	c.stats.DeadLettered.Add(1)
 	c.log.Warn("message sent to the DLQ", "message_id", m.ID, "receive_count", m.ReceiveCount, "reason", dl.Attributes[edgebatch.AttrError])
 	c.acks <- m
+}
+
+// transient reports whether a failed SQS call may succeed when repeated: not
+// a refusal SQS puts on the caller (access, KMS, an invalid message).
+func transient(err error) bool {
+	var ae smithy.APIError
+	return !errors.As(err, &ae) || ae.ErrorFault() != smithy.FaultClient
 }
 
 func stringAttributes(attrs map[string]string) map[string]types.MessageAttributeValue {

@@ -225,10 +225,16 @@ func New(ctx context.Context, cfg Config) (*Writer, error) {
 // RequestTimeout: gremlin-go must not be closed under a request it is still
 // sending), then closes every connection pool. It is safe to call more than
 // once.
-func (w *Writer) Close() error {
+func (w *Writer) Close() error { return w.CloseWithin(w.cfg.RequestTimeout) }
+
+// CloseWithin is Close waiting at most d for requests in flight: a stopping
+// worker has only what is left of its stop timeout, and a request abandoned
+// by a hard stop may never be answered. Every upsert is idempotent, so one
+// cut off here is simply written again by whoever takes its message next.
+func (w *Writer) CloseWithin(d time.Duration) error {
 	w.closeOnce.Do(func() {
 		close(w.closing)
-		t := time.NewTimer(w.cfg.RequestTimeout)
+		t := time.NewTimer(max(d, 0))
 		defer t.Stop()
 	drain:
 		for held := 0; held < cap(w.slots); held++ {
