@@ -127,10 +127,11 @@ type Consumer struct {
 	acks     chan *Message
 	stats    Stats
 
-	stopping  atomic.Bool
-	lastBeat  atomic.Int64 // unix nanos of the heartbeat's last round
-	lastAck   atomic.Int64 // unix nanos of the ack loop's last round
-	sqsFailed atomic.Int64 // consecutive failed receives
+	refusedInARow atomic.Int64 // content failures since the last message written
+	stopping      atomic.Bool
+	lastBeat      atomic.Int64 // unix nanos of the heartbeat's last round
+	lastAck       atomic.Int64 // unix nanos of the ack loop's last round
+	sqsFailed     atomic.Int64 // consecutive failed receives
 }
 
 // Stats are the consumer's counters since start.
@@ -358,6 +359,7 @@ func (c *Consumer) handleOne(hardCtx context.Context, m *Message) {
 	switch {
 	case err == nil:
 		c.breaker.succeeded()
+		c.refusedInARow.Store(0)
 		c.acks <- m
 	case hardCtx.Err() != nil:
 		// Cut off by the hard stop: not the message's fault. It stays held
@@ -365,6 +367,15 @@ func (c *Consumer) handleOne(hardCtx context.Context, m *Message) {
 	case errors.As(err, &perm):
 		c.deadLetter(hardCtx, m, perm.Reason)
 	case errors.As(err, &content):
+		if n := c.refusedInARow.Add(1); n >= refusedInARowAlarm {
+			// Validated batches are rarely refused; many in a row with none
+			// written says the sink or the writer is wrong (an engine
+			// without mergeV, a broken deployment), not the messages. Left
+			// to spend receives, they would dead-letter the whole queue.
+			c.log.Error("the sink refuses every message: suspected deployment fault, intake stopped", "refused_in_a_row", n, "err", err)
+			c.park(m, fmt.Errorf("%d messages in a row refused with none written: %w", n, err), false)
+			return
+		}
 		if m.ReceiveCount >= c.contentAttempts() {
 			// Its last receive before SQS's own redrive: send it now, with the
 			// reason, which SQS's redrive would not record.
@@ -461,6 +472,11 @@ func (c *Consumer) probe(ctx context.Context) error {
 	defer cancel()
 	return c.cfg.Probe(ctx)
 }
+
+// refusedInARowAlarm is how many messages in a row the sink may refuse for
+// their content, with none written in between, before the worker takes it for
+// a fault of its own deployment and stops intake rather than dead-lettering.
+const refusedInARowAlarm = 10
 
 // isDenied reports whether err says the sink refuses our credentials.
 func isDenied(err error) bool {

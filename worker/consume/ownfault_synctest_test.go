@@ -88,3 +88,28 @@ func TestAnOutageIsNeverTakenForAMessagesOwnProblem(t *testing.T) {
 		waitFor(t, 5*time.Minute, "all written after the outage", func() bool { return r.c.Status().Deleted == 6 })
 	})
 }
+
+// When the sink refuses every message for its content (an engine without
+// mergeV, a writer bug), the fault is the deployment's: a handful of messages
+// spend a receive, then intake stops with an alarm, and the queue is not
+// dead-lettered message by message.
+func TestASinkRefusingEverythingDoesNotDeadLetterTheQueue(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newFakeSQS(3)
+		addN(f, 40, "m")
+		cfg := baseConfig()
+		cfg.MaxProbeBackoff = 5 * time.Second
+		r := start(t, f, cfg, func(ctx context.Context, m *consume.Message) error {
+			write()
+			return &consume.ContentError{Reason: "UnsupportedOperationException: mergeV"}
+		})
+		time.Sleep(time.Hour)
+		synctest.Wait()
+		if n := len(f.DLQ()); n != 0 {
+			t.Fatalf("%d messages in the DLQ; the fault is the deployment's", n)
+		}
+		if s := r.c.Status(); s.Parked == 0 || !strings.Contains(s.Breaker.Cause, "in a row") {
+			t.Fatalf("status %+v; want intake stopped for refusing everything", s)
+		}
+	})
+}
