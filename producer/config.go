@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"regexp"
 	"time"
 
 	"github.com/graphfleet/graphfleet/shared/envflag"
@@ -16,7 +17,13 @@ const (
 	DefaultDiscoveryTimeout = 2 * time.Minute
 	DefaultDemoScale        = 1
 	DefaultLogLevel         = "info"
+	DefaultDeepFlowWindow   = 5 * time.Minute
+	DefaultDeepFlowName     = "default"
 )
+
+// deepflowName is what a DeepFlow deployment's name may be: it goes into the
+// snapshot scope and id.
+var deepflowName = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
 
 // Config is the producer's configuration. Each field has one name, used as
 // the environment variable and (lower case, dashes) as the flag.
@@ -26,7 +33,8 @@ type Config struct {
 	// Region is the AWS region (AWS_REGION); empty leaves it to the SDK's
 	// usual chain.
 	Region string
-	// Source is the discovery source (SOURCE): "demo", the default.
+	// Source is the discovery source (SOURCE): "demo" (the default) or
+	// "deepflow".
 	Source string
 	// Interval is the time from the end of one discovery run to the start of
 	// the next (INTERVAL); 0 runs once and exits, with status 1 when a
@@ -41,6 +49,16 @@ type Config struct {
 	// DemoScale is, for SOURCE=demo, how many copies of the PetSite topology
 	// (40 services and 100 calls each) to describe (DEMO_SCALE); 1 by default.
 	DemoScale int
+	// DeepFlowQuerierURL is, for SOURCE=deepflow, the querier's base URL
+	// (DEEPFLOW_QUERIER_URL), e.g. http://deepflow-server:20416.
+	DeepFlowQuerierURL string
+	// DeepFlowWindow is, for SOURCE=deepflow, how far back each run reads
+	// call relations (DEEPFLOW_WINDOW); 5m by default.
+	DeepFlowWindow time.Duration
+	// DeepFlowName names the DeepFlow deployment in the snapshot scope
+	// "deepflow/<name>" (DEEPFLOW_NAME); "default" by default. Two
+	// deployments must not share a name.
+	DeepFlowName string
 	// LogLevel is debug, info, warn or error (LOG_LEVEL); info by default.
 	LogLevel string
 }
@@ -51,10 +69,13 @@ func parseConfig(args []string) (Config, error) {
 	fs := envflag.New("producer")
 	queueURL := fs.String("QUEUE_URL", "", "URL of the ingest queue")
 	region := fs.String("AWS_REGION", "", "AWS region (default: the SDK's chain)")
-	source := fs.String("SOURCE", DefaultSource, "discovery source: demo")
+	source := fs.String("SOURCE", DefaultSource, "discovery source: demo or deepflow")
 	interval := fs.Duration("INTERVAL", 0, "time between discovery runs; 0 runs once and exits")
 	timeout := fs.Duration("DISCOVERY_TIMEOUT", DefaultDiscoveryTimeout, "longest a discovery run (discovery and sending) may take; a run that exceeds it is abandoned unsealed")
 	scale := fs.Int("DEMO_SCALE", DefaultDemoScale, "demo: copies of the PetSite topology (40 services and 100 calls each)")
+	querier := fs.String("DEEPFLOW_QUERIER_URL", "", "deepflow: the querier's base URL, e.g. http://deepflow-server:20416")
+	window := fs.Duration("DEEPFLOW_WINDOW", DefaultDeepFlowWindow, "deepflow: how far back each run reads call relations")
+	name := fs.String("DEEPFLOW_NAME", DefaultDeepFlowName, "deepflow: the deployment's name in the snapshot scope deepflow/<name>")
 	logLevel := fs.String("LOG_LEVEL", DefaultLogLevel, "debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {
 		return Config{}, err
@@ -62,6 +83,7 @@ func parseConfig(args []string) (Config, error) {
 	return Config{
 		QueueURL: *queueURL, Region: *region, Source: *source, Interval: *interval,
 		DiscoveryTimeout: *timeout, DemoScale: *scale, LogLevel: *logLevel,
+		DeepFlowQuerierURL: *querier, DeepFlowWindow: *window, DeepFlowName: *name,
 	}, nil
 }
 
@@ -73,17 +95,29 @@ func (c *Config) Validate() error {
 	} else if u, err := url.Parse(c.QueueURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 		errs = append(errs, fmt.Errorf("QUEUE_URL %q is not a queue URL such as https://sqs.us-east-1.amazonaws.com/123456789012/graphfleet-ingest", c.QueueURL))
 	}
-	if c.Source != "demo" {
-		errs = append(errs, fmt.Errorf("SOURCE %q is not known; the sources are: demo", c.Source))
+	switch c.Source {
+	case "demo":
+		if c.DemoScale < 1 {
+			errs = append(errs, fmt.Errorf("DEMO_SCALE is %d; want 1 or more", c.DemoScale))
+		}
+	case "deepflow":
+		if u, err := url.Parse(c.DeepFlowQuerierURL); c.DeepFlowQuerierURL == "" || err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			errs = append(errs, fmt.Errorf("SOURCE=deepflow needs DEEPFLOW_QUERIER_URL, a URL such as http://deepflow-server:20416 (got %q)", c.DeepFlowQuerierURL))
+		}
+		if c.DeepFlowWindow <= 0 {
+			errs = append(errs, fmt.Errorf("DEEPFLOW_WINDOW is %v; want more than 0", c.DeepFlowWindow))
+		}
+		if !deepflowName.MatchString(c.DeepFlowName) {
+			errs = append(errs, fmt.Errorf("DEEPFLOW_NAME %q: want lower-case letters, digits and dashes (at most 63)", c.DeepFlowName))
+		}
+	default:
+		errs = append(errs, fmt.Errorf("SOURCE %q is not known; the sources are: demo, deepflow", c.Source))
 	}
 	if c.Interval < 0 {
 		errs = append(errs, fmt.Errorf("INTERVAL is %v; want 0 (once) or more", c.Interval))
 	}
 	if c.DiscoveryTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("DISCOVERY_TIMEOUT is %v; want more than 0", c.DiscoveryTimeout))
-	}
-	if c.DemoScale < 1 {
-		errs = append(errs, fmt.Errorf("DEMO_SCALE is %d; want 1 or more", c.DemoScale))
 	}
 	if _, err := c.level(); err != nil {
 		errs = append(errs, err)

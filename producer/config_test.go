@@ -26,13 +26,23 @@ func TestConfig(t *testing.T) {
 	})
 
 	t.Run("Validate reports every problem at once", func(t *testing.T) {
-		cfg := Config{QueueURL: "graphfleet-ingest", Source: "deepflow", Interval: -time.Second, DiscoveryTimeout: 0, DemoScale: 0, LogLevel: "loud"}
+		cfg := Config{QueueURL: "graphfleet-ingest", Source: "demo", Interval: -time.Second, DiscoveryTimeout: 0, DemoScale: 0, LogLevel: "loud"}
 		err := cfg.Validate()
 		if err == nil {
 			t.Fatal("no error")
 		}
-		for _, want := range []string{"QUEUE_URL", "SOURCE", "INTERVAL", "DISCOVERY_TIMEOUT", "DEMO_SCALE", "LOG_LEVEL"} {
+		for _, want := range []string{"QUEUE_URL", "INTERVAL", "DISCOVERY_TIMEOUT", "DEMO_SCALE", "LOG_LEVEL"} {
 			if !strings.Contains(err.Error(), want) {
+				t.Errorf("the error does not name %s:\n%v", want, err)
+			}
+		}
+	})
+
+	t.Run("an unknown source is named with the known ones", func(t *testing.T) {
+		cfg := Config{QueueURL: "http://127.0.0.1:9324/123456789012/q", Source: "ldap", DiscoveryTimeout: time.Minute, LogLevel: "info"}
+		err := cfg.Validate()
+		for _, want := range []string{"SOURCE", "demo", "deepflow"} {
+			if err == nil || !strings.Contains(err.Error(), want) {
 				t.Errorf("the error does not name %s:\n%v", want, err)
 			}
 		}

@@ -13,7 +13,8 @@
 // of them does the seal follow, in a call of its own (snapshotSender). A
 // snapshot that failed part-way is never sealed; the next run supersedes it.
 //
-// Sources: "demo" (the PetSite microservices, their AWS resources and
+// Sources: "deepflow" (call relations from a DeepFlow querier:
+// DEEPFLOW_QUERIER_URL, DEEPFLOW_WINDOW, DEEPFLOW_NAME), "demo" (the PetSite microservices, their AWS resources and
 // CloudFormation stacks; no AWS account needed).
 package main
 
@@ -21,6 +22,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
@@ -29,6 +31,7 @@ import (
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
+	"github.com/graphfleet/graphfleet/producer/deepflow"
 	"github.com/graphfleet/graphfleet/producer/demo"
 	"github.com/graphfleet/graphfleet/shared/edgebatch"
 )
@@ -69,10 +72,35 @@ func run(args []string) error {
 		}
 		return err
 	}
-	src := demo.New(cfg.DemoScale, 1)
-	discover := func(_ context.Context, observed time.Time) ([]*edgebatch.Batch, error) {
-		return src.Snapshots(observed), nil
-	}
+	discover := newSource(cfg)
 	log.Info("producer started", "queue", cfg.QueueURL, "source", cfg.Source, "interval", cfg.Interval.String(), "discovery_timeout", cfg.DiscoveryTimeout.String())
 	return runLoop(ctx, cfg, discover, ss, log)
+}
+
+// newSource is the discovery source SOURCE names, as one function from a run's
+// time to that run's snapshots.
+func newSource(cfg Config) discoverFunc {
+	switch cfg.Source {
+	case "deepflow":
+		src := &deepflow.Source{
+			Client: &deepflow.Client{URL: cfg.DeepFlowQuerierURL, HTTP: &http.Client{Timeout: cfg.DiscoveryTimeout}},
+			Name:   cfg.DeepFlowName,
+			Window: cfg.DeepFlowWindow,
+		}
+		return func(ctx context.Context, observed time.Time) ([]*edgebatch.Batch, error) {
+			// The window ends at the run's time, in whole seconds (the
+			// querier's time column).
+			end := observed.UTC().Truncate(time.Second)
+			b, err := src.Discover(ctx, end.Add(-cfg.DeepFlowWindow), end)
+			if err != nil {
+				return nil, err
+			}
+			return []*edgebatch.Batch{b}, nil
+		}
+	default:
+		src := demo.New(cfg.DemoScale, 1)
+		return func(_ context.Context, observed time.Time) ([]*edgebatch.Batch, error) {
+			return src.Snapshots(observed), nil
+		}
+	}
 }

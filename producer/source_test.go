@@ -1,0 +1,77 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/graphfleet/graphfleet/shared/edgebatch"
+)
+
+// SOURCE=deepflow reads the querier named by DEEPFLOW_QUERIER_URL over the
+// DEEPFLOW_WINDOW that ends at the run's time, as one snapshot of
+// deepflow/<DEEPFLOW_NAME>.
+func TestTheDeepFlowSourceReadsTheConfiguredQuerierAndWindow(t *testing.T) {
+	t.Parallel()
+	var sqlSeen atomic.Value // string: written by the querier's goroutine
+	querier := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/v1/query/" || r.FormValue("db") != "flow_metrics" {
+			http.Error(w, `{"OPT_STATUS":"INVALID_POST_DATA","DESCRIPTION":"bad request"}`, http.StatusBadRequest)
+			return
+		}
+		sqlSeen.Store(r.FormValue("sql"))
+		cols := []string{"auto_service_0", "auto_service_type_0", "auto_service_id_0", "pod_ns_0", "pod_cluster_0", "vpc_0",
+			"auto_service_1", "auto_service_type_1", "auto_service_id_1", "pod_ns_1", "pod_cluster_1", "vpc_1",
+			"server_port", "l7", "req", "resp", "srv_err", "cli_err", "tmo", "rrt_avg", "rrt_max", "dir"}
+		row := []any{"frontend", 11, 4021, "petsite", "eks-prod", "vpc-a",
+			"petsearch", 11, 4033, "petsite", "eks-prod", "vpc-a",
+			80, "HTTP", 1200, 1200, 3, 0, 0, 1530.25, 88213, 255}
+		_ = json.NewEncoder(w).Encode(map[string]any{"OPT_STATUS": "SUCCESS", "DESCRIPTION": "",
+			"result": map[string]any{"columns": cols, "values": [][]any{row}}})
+	}))
+	defer querier.Close()
+
+	cfg := Config{QueueURL: "http://127.0.0.1:9324/123456789012/q", Source: "deepflow", DiscoveryTimeout: time.Minute, LogLevel: "info",
+		DeepFlowQuerierURL: querier.URL, DeepFlowWindow: 5 * time.Minute, DeepFlowName: "prod-eks"}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	observed := time.Date(2026, 11, 21, 10, 5, 0, 0, time.UTC)
+	batches, err := newSource(cfg)(context.Background(), observed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(batches) != 1 {
+		t.Fatalf("%d snapshots; want one", len(batches))
+	}
+	b := batches[0]
+	if b.Source != "deepflow" || b.Snapshot == nil || b.Snapshot.Scope != "deepflow/prod-eks" || !b.ObservedAt.Equal(observed) {
+		t.Fatalf("snapshot %s %+v observed %v", b.Source, b.Snapshot, b.ObservedAt)
+	}
+	if want := "time >= 1795255200 AND time < 1795255500"; !strings.Contains(sqlSeen.Load().(string), want) {
+		t.Fatalf("query %q does not read the 5 minutes before the run (%s)", sqlSeen.Load(), want)
+	}
+	if len(b.Edges) != 1 || b.Edges[0].From != edgebatch.ServiceID("petsite", "frontend") || b.Edges[0].To != edgebatch.ServiceID("petsite", "petsearch") {
+		t.Fatalf("edges %+v", b.Edges)
+	}
+	if err := edgebatch.Validate(b); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestTheDeepFlowSettingsAreChecked(t *testing.T) {
+	t.Parallel()
+	cfg := Config{QueueURL: "http://127.0.0.1:9324/123456789012/q", Source: "deepflow", DiscoveryTimeout: time.Minute, LogLevel: "info",
+		DeepFlowWindow: 0, DeepFlowName: "Prod EKS"}
+	err := cfg.Validate()
+	for _, want := range []string{"DEEPFLOW_QUERIER_URL", "DEEPFLOW_WINDOW", "DEEPFLOW_NAME"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Validate() = %v; want it to name %s", err, want)
+		}
+	}
+}
