@@ -19,6 +19,7 @@ const (
 	DefaultLogLevel         = "info"
 	DefaultDeepFlowWindow   = 5 * time.Minute
 	DefaultDeepFlowName     = "default"
+	DefaultDeepFlowRowLimit = 10000
 )
 
 // deepflowName is what a DeepFlow deployment's name may be: it goes into the
@@ -59,6 +60,11 @@ type Config struct {
 	// "deepflow/<name>" (DEEPFLOW_NAME); "default" by default. Two
 	// deployments must not share a name.
 	DeepFlowName string
+	// DeepFlowRowLimit is the querier's own row limit, its "limit" setting
+	// (DEEPFLOW_ROW_LIMIT); 10000 by default, as DeepFlow ships. Pages are
+	// sized under it; set it if your querier's is lower, or a page the
+	// querier cut would look like the last one.
+	DeepFlowRowLimit int
 	// LogLevel is debug, info, warn or error (LOG_LEVEL); info by default.
 	LogLevel string
 }
@@ -76,6 +82,7 @@ func parseConfig(args []string) (Config, error) {
 	querier := fs.String("DEEPFLOW_QUERIER_URL", "", "deepflow: the querier's base URL, e.g. http://deepflow-server:20416")
 	window := fs.Duration("DEEPFLOW_WINDOW", DefaultDeepFlowWindow, "deepflow: how far back each run reads call relations")
 	name := fs.String("DEEPFLOW_NAME", DefaultDeepFlowName, "deepflow: the deployment's name in the snapshot scope deepflow/<name>")
+	rowLimit := fs.Int("DEEPFLOW_ROW_LIMIT", DefaultDeepFlowRowLimit, "deepflow: the querier's own row limit (its limit setting); pages are sized under it")
 	logLevel := fs.String("LOG_LEVEL", DefaultLogLevel, "debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {
 		return Config{}, err
@@ -83,7 +90,7 @@ func parseConfig(args []string) (Config, error) {
 	return Config{
 		QueueURL: *queueURL, Region: *region, Source: *source, Interval: *interval,
 		DiscoveryTimeout: *timeout, DemoScale: *scale, LogLevel: *logLevel,
-		DeepFlowQuerierURL: *querier, DeepFlowWindow: *window, DeepFlowName: *name,
+		DeepFlowQuerierURL: *querier, DeepFlowWindow: *window, DeepFlowName: *name, DeepFlowRowLimit: *rowLimit,
 	}, nil
 }
 
@@ -106,6 +113,9 @@ func (c *Config) Validate() error {
 		}
 		if c.DeepFlowWindow <= 0 {
 			errs = append(errs, fmt.Errorf("DEEPFLOW_WINDOW is %v; want more than 0", c.DeepFlowWindow))
+		}
+		if c.DeepFlowRowLimit < 2 {
+			errs = append(errs, fmt.Errorf("DEEPFLOW_ROW_LIMIT is %d; want the querier's limit setting (10000 by default)", c.DeepFlowRowLimit))
 		}
 		if !deepflowName.MatchString(c.DeepFlowName) {
 			errs = append(errs, fmt.Errorf("DEEPFLOW_NAME %q: want lower-case letters, digits and dashes (at most 63)", c.DeepFlowName))

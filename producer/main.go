@@ -86,6 +86,10 @@ func newSource(cfg Config) discoverFunc {
 			Client: &deepflow.Client{URL: cfg.DeepFlowQuerierURL, HTTP: &http.Client{Timeout: cfg.DiscoveryTimeout}},
 			Name:   cfg.DeepFlowName,
 			Window: cfg.DeepFlowWindow,
+			// A page of PageSize+1 rows must fit under the querier's
+			// limit, so that a cut page is told from the last one.
+			ServerRowLimit: cfg.DeepFlowRowLimit,
+			PageSize:       min(deepflow.DefaultPageSize, cfg.DeepFlowRowLimit-1),
 		}
 		return func(ctx context.Context, observed time.Time) ([]*edgebatch.Batch, error) {
 			// The window ends at the run's time, in whole seconds (the

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/graphfleet/graphfleet/shared/devtools/deepflowlocal"
 	"github.com/graphfleet/graphfleet/shared/edgebatch"
 )
 
@@ -37,7 +38,7 @@ func TestTheDeepFlowSourceReadsTheConfiguredQuerierAndWindow(t *testing.T) {
 	defer querier.Close()
 
 	cfg := Config{QueueURL: "http://127.0.0.1:9324/123456789012/q", Source: "deepflow", DiscoveryTimeout: time.Minute, LogLevel: "info",
-		DeepFlowQuerierURL: querier.URL, DeepFlowWindow: 5 * time.Minute, DeepFlowName: "prod-eks"}
+		DeepFlowQuerierURL: querier.URL, DeepFlowWindow: 5 * time.Minute, DeepFlowName: "prod-eks", DeepFlowRowLimit: 10000}
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
@@ -67,11 +68,40 @@ func TestTheDeepFlowSourceReadsTheConfiguredQuerierAndWindow(t *testing.T) {
 func TestTheDeepFlowSettingsAreChecked(t *testing.T) {
 	t.Parallel()
 	cfg := Config{QueueURL: "http://127.0.0.1:9324/123456789012/q", Source: "deepflow", DiscoveryTimeout: time.Minute, LogLevel: "info",
-		DeepFlowWindow: 0, DeepFlowName: "Prod EKS"}
+		DeepFlowWindow: 0, DeepFlowName: "Prod EKS", DeepFlowRowLimit: 0}
 	err := cfg.Validate()
-	for _, want := range []string{"DEEPFLOW_QUERIER_URL", "DEEPFLOW_WINDOW", "DEEPFLOW_NAME"} {
+	for _, want := range []string{"DEEPFLOW_QUERIER_URL", "DEEPFLOW_WINDOW", "DEEPFLOW_NAME", "DEEPFLOW_ROW_LIMIT"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("Validate() = %v; want it to name %s", err, want)
 		}
+	}
+}
+
+// Against the local querier, whose row limit is lower than the rows of the
+// window, SOURCE=deepflow with DEEPFLOW_ROW_LIMIT set to that limit reads every
+// row: nothing is cut.
+func TestTheDeepFlowSourceReadsEveryRowPastTheQueriersLimit(t *testing.T) {
+	t.Parallel()
+	q, err := deepflowlocal.Start(deepflowlocal.Options{Scale: 3, RowLimit: 50})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	cfg := Config{QueueURL: "http://127.0.0.1:9324/123456789012/q", Source: "deepflow", DiscoveryTimeout: time.Minute, LogLevel: "info",
+		DeepFlowQuerierURL: q.URL(), DeepFlowWindow: 5 * time.Minute, DeepFlowName: "petsite", DeepFlowRowLimit: 50}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	observed := time.Date(2026, 11, 21, 10, 5, 0, 0, time.UTC)
+	batches, err := newSource(cfg)(context.Background(), observed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := q.Rows(observed.Add(-5 * time.Minute).Unix())
+	if want <= 50 {
+		t.Fatalf("the window holds %d rows; the test wants more than the limit", want)
+	}
+	if got := len(batches[0].Edges); got != want {
+		t.Fatalf("%d calls edges from %d querier rows; a page was cut", got, want)
 	}
 }
