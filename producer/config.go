@@ -50,6 +50,10 @@ type Config struct {
 	// DemoScale is, for SOURCE=demo, how many copies of the PetSite topology
 	// (40 services and 100 calls each) to describe (DEMO_SCALE); 1 by default.
 	DemoScale int
+	// DemoCalls is, for SOURCE=demo, whether the PetSite call relations are
+	// sent too (DEMO_CALLS); true by default. `make up` turns it off, since
+	// a DeepFlow source from a local querier sends them there.
+	DemoCalls bool
 	// DeepFlowQuerierURL is, for SOURCE=deepflow, the querier's base URL
 	// (DEEPFLOW_QUERIER_URL), e.g. http://deepflow-server:20416.
 	DeepFlowQuerierURL string
@@ -79,6 +83,7 @@ func parseConfig(args []string) (Config, error) {
 	interval := fs.Duration("INTERVAL", 0, "time between discovery runs; 0 runs once and exits")
 	timeout := fs.Duration("DISCOVERY_TIMEOUT", DefaultDiscoveryTimeout, "longest a discovery run (discovery and sending) may take; a run that exceeds it is abandoned unsealed")
 	scale := fs.Int("DEMO_SCALE", DefaultDemoScale, "demo: copies of the PetSite topology (40 services and 100 calls each)")
+	demoCalls := fs.Bool("DEMO_CALLS", true, "demo: send the PetSite call relations too (off when a DeepFlow source sends them)")
 	querier := fs.String("DEEPFLOW_QUERIER_URL", "", "deepflow: the querier's base URL, e.g. http://deepflow-server:20416")
 	window := fs.Duration("DEEPFLOW_WINDOW", DefaultDeepFlowWindow, "deepflow: how far back each run reads call relations")
 	name := fs.String("DEEPFLOW_NAME", DefaultDeepFlowName, "deepflow: the deployment's name in the snapshot scope deepflow/<name>")
@@ -89,7 +94,7 @@ func parseConfig(args []string) (Config, error) {
 	}
 	return Config{
 		QueueURL: *queueURL, Region: *region, Source: *source, Interval: *interval,
-		DiscoveryTimeout: *timeout, DemoScale: *scale, LogLevel: *logLevel,
+		DiscoveryTimeout: *timeout, DemoScale: *scale, DemoCalls: *demoCalls, LogLevel: *logLevel,
 		DeepFlowQuerierURL: *querier, DeepFlowWindow: *window, DeepFlowName: *name, DeepFlowRowLimit: *rowLimit,
 	}, nil
 }

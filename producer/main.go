@@ -104,7 +104,17 @@ func newSource(cfg Config) discoverFunc {
 	default:
 		src := demo.New(cfg.DemoScale, 1)
 		return func(_ context.Context, observed time.Time) ([]*edgebatch.Batch, error) {
-			return src.Snapshots(observed), nil
+			snaps := src.Snapshots(observed)
+			if cfg.DemoCalls {
+				return snaps, nil
+			}
+			var out []*edgebatch.Batch
+			for _, b := range snaps {
+				if b.Source != "deepflow" {
+					out = append(out, b)
+				}
+			}
+			return out, nil
 		}
 	}
 }

@@ -105,3 +105,23 @@ func TestTheDeepFlowSourceReadsEveryRowPastTheQueriersLimit(t *testing.T) {
 		t.Fatalf("%d calls edges from %d querier rows; a page was cut", got, want)
 	}
 }
+
+// DEMO_CALLS=false leaves the PetSite calls to a DeepFlow source (as `make up`
+// does), so the same calls are not sent twice under two scopes.
+func TestTheDemoCanLeaveTheCallsToDeepFlow(t *testing.T) {
+	t.Parallel()
+	for _, calls := range []bool{true, false} {
+		batches, err := newSource(Config{Source: "demo", DemoScale: 1, DemoCalls: calls})(context.Background(), time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		var sources []string
+		for _, b := range batches {
+			sources = append(sources, b.Source)
+		}
+		hasCalls := strings.Contains(strings.Join(sources, ","), "deepflow")
+		if hasCalls != calls || len(batches) < 2 {
+			t.Fatalf("DEMO_CALLS=%v sends the sources %v", calls, sources)
+		}
+	}
+}

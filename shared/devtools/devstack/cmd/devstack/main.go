@@ -21,6 +21,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/graphfleet/graphfleet/shared/devtools/deepflowlocal"
 	"github.com/graphfleet/graphfleet/shared/devtools/devstack"
 	"github.com/graphfleet/graphfleet/shared/devtools/sqslocal"
 )
@@ -77,29 +78,50 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	producer, err := start(filepath.Join(bin, "producer"), filepath.Join(logDir, "producer.log"),
-		append(st.Env(), "INTERVAL="+interval.String(), fmt.Sprintf("DEMO_SCALE=%d", *scale)))
+	// The PetSite calls come the real way, through the DeepFlow source from
+	// a local querier; the demo producer adds the AWS resources and stacks.
+	querier, err := deepflowlocal.Start(deepflowlocal.Options{Scale: *scale})
 	if err != nil {
 		terminate(worker)
 		return err
 	}
+	defer querier.Close()
+	producer, err := start(filepath.Join(bin, "producer"), filepath.Join(logDir, "producer.log"),
+		append(st.Env(), "INTERVAL="+interval.String(), fmt.Sprintf("DEMO_SCALE=%d", *scale), "DEMO_CALLS=false"))
+	if err != nil {
+		terminate(worker)
+		return err
+	}
+	calls, err := start(filepath.Join(bin, "producer"), filepath.Join(logDir, "producer-deepflow.log"),
+		append(st.Env(), "INTERVAL="+interval.String(), "SOURCE=deepflow", "DEEPFLOW_QUERIER_URL="+querier.URL(),
+			"DEEPFLOW_NAME=petsite", fmt.Sprintf("DEEPFLOW_ROW_LIMIT=%d", querier.RowLimit())))
+	if err != nil {
+		terminate(producer)
+		terminate(worker)
+		return err
+	}
+	fmt.Printf("DeepFlow       %s  (a local querier serving the PetSite calls)\n", querier.URL())
 	fmt.Printf("worker         pid %d, logs %s, http://%s/stats\n", worker.Process.Pid, filepath.Join(logDir, "worker.log"), *healthAddr)
-	fmt.Printf("producer       pid %d, logs %s, a PetSite snapshot every %s\n", producer.Process.Pid, filepath.Join(logDir, "producer.log"), *interval)
+	fmt.Printf("producers      pids %d (SOURCE=deepflow, logs %s) and %d (demo AWS and CloudFormation, logs %s), a run every %s\n",
+		calls.Process.Pid, filepath.Join(logDir, "producer-deepflow.log"), producer.Process.Pid, filepath.Join(logDir, "producer.log"), *interval)
 	fmt.Println("Ctrl-C to stop.")
 
-	exited := make(chan string, 2)
+	exited := make(chan string, 3)
 	go func() { _ = worker.Wait(); exited <- "worker" }()
 	go func() { _ = producer.Wait(); exited <- "producer" }()
+	go func() { _ = calls.Wait(); exited <- "producer-deepflow" }()
 	t := time.NewTicker(*every)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
-			fmt.Println("\nstopping producer and worker (SIGTERM)...")
+			fmt.Println("\nstopping producers and worker (SIGTERM)...")
+			terminate(calls)
 			terminate(producer)
 			terminate(worker)
 			return nil
 		case who := <-exited:
+			terminate(calls)
 			terminate(producer)
 			terminate(worker)
 			return fmt.Errorf("%s exited; see %s", who, filepath.Join(logDir, who+".log"))
