@@ -5,7 +5,9 @@ import (
 	"compress/gzip"
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
+	"net/http"
 	"strings"
 	"syscall"
 	"testing"
@@ -256,4 +258,52 @@ func TestSIGTERMReleasesWhatItHolds(t *testing.T) {
 	startWorker(t, st, "VISIBILITY_TIMEOUT=5m")
 	graphHas(t, st, 1000, 5000, 3*time.Minute)
 	drained(t, st, time.Minute)
+}
+
+// A worker held at its cap for minutes, because Neptune is slow but answers,
+// is alive: /healthz stays 200 throughout, so ECS would not replace the task
+// doing the most work. (Its pollers block at the cap; that is backpressure,
+// not a stuck loop.)
+func TestHealthzStaysHealthyForAWorkerHeldAtItsCap(t *testing.T) {
+	t.Parallel()
+	// 8 s a request: slow, but within the probe's 10 s, so Neptune counts as
+	// answering.
+	st := startStack(t, devstack.Options{Neptune: neptunelocal.Options{Faults: neptunelocal.Faults{Latency: 8 * time.Second}}})
+	src := topology(300, 2, time.Now())
+	batches, err := edgebatch.Split(src, edgebatch.SplitLimits{MaxElements: 30})
+	if err != nil {
+		t.Fatal(err)
+	}
+	send(t, st, batches)
+	w := startWorker(t, st, "PROCESSORS=2", "MAX_HELD_MESSAGES=3", "NEPTUNE_WRITERS=2", "MESSAGE_TIMEOUT=10m")
+	addr := w.healthAddr(t)
+	stats := func() (held, maxHeld int) {
+		_, body := get(t, "http://"+addr+"/stats")
+		var s struct {
+			Held    int `json:"held"`
+			MaxHeld int `json:"max_held"`
+		}
+		if err := json.Unmarshal([]byte(body), &s); err != nil {
+			t.Fatalf("/stats: %v: %s", err, body)
+		}
+		return s.Held, s.MaxHeld
+	}
+	eventually(t, time.Minute, "the worker held at its cap", func() (bool, string) {
+		held, max := stats()
+		return held == max, fmt.Sprintf("held %d of %d", held, max)
+	})
+	atCap := 0
+	for end := time.Now().Add(2 * time.Minute); time.Now().Before(end); time.Sleep(2 * time.Second) {
+		if code, body := get(t, "http://"+addr+"/healthz"); code != http.StatusOK {
+			t.Fatalf("/healthz of a worker busy at its cap: %d %s", code, body)
+		}
+		if held, max := stats(); held == max {
+			atCap++
+		} else if held > max {
+			t.Fatalf("held %d, over the cap of %d", held, max)
+		}
+	}
+	if atCap < 30 {
+		t.Fatalf("the worker was at its cap in only %d of ~60 looks; the test did not hold it there", atCap)
+	}
 }
