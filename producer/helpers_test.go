@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -17,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/graphfleet/graphfleet/shared/devtools/sqslocal"
+	"github.com/graphfleet/graphfleet/shared/devtools/syncbuf"
 	"github.com/graphfleet/graphfleet/shared/edgebatch"
 )
 
@@ -223,24 +223,7 @@ func decodeEntry(e types.SendMessageBatchRequestEntry) *edgebatch.Batch {
 }
 
 // testLog is a logger whose JSON lines the test can read.
-func testLog() (*slog.Logger, *syncBuffer) {
-	var buf syncBuffer
+func testLog() (*slog.Logger, *syncbuf.Buffer) {
+	var buf syncbuf.Buffer
 	return slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug})), &buf
-}
-
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

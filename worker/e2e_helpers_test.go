@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -11,13 +10,13 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/graphfleet/graphfleet/shared/devtools/devstack"
 	"github.com/graphfleet/graphfleet/shared/devtools/neptunelocal/graph"
+	"github.com/graphfleet/graphfleet/shared/devtools/syncbuf"
 	"github.com/graphfleet/graphfleet/shared/edgebatch"
 	"github.com/graphfleet/graphfleet/shared/sqssend"
 )
@@ -65,25 +64,8 @@ func startStack(t testing.TB, opts devstack.Options) *devstack.Stack {
 // workerProc is one worker process.
 type workerProc struct {
 	cmd  *exec.Cmd
-	out  *syncBuffer
+	out  *syncbuf.Buffer
 	done chan struct{}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // startWorker runs the worker binary against st. Its log is printed if the
@@ -94,7 +76,7 @@ func startWorker(t testing.TB, st *devstack.Stack, env ...string) *workerProc {
 	cmd.Env = append(os.Environ(), st.Env()...)
 	cmd.Env = append(cmd.Env, "HEALTH_ADDR=127.0.0.1:0", "LOG_LEVEL=info", "VISIBILITY_TIMEOUT=10s", "STOP_TIMEOUT=20s", "RECEIVE_WAIT_TIME=5s")
 	cmd.Env = append(cmd.Env, env...)
-	w := &workerProc{cmd: cmd, out: &syncBuffer{}, done: make(chan struct{})}
+	w := &workerProc{cmd: cmd, out: &syncbuf.Buffer{}, done: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = w.out, w.out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -73,7 +74,7 @@ func TestDiscoverReadsEveryRow(t *testing.T) {
 			if want := int64(tt.rows * (tt.rows + 1) / 2); sum != want {
 				t.Errorf("requests sum to %d; want %d", sum, want)
 			}
-			if tt.wantOffsets != nil && !slicesEqual(q.offsets, tt.wantOffsets) {
+			if tt.wantOffsets != nil && !slices.Equal(q.offsets, tt.wantOffsets) {
 				t.Errorf("queried offsets %v; want %v", q.offsets, tt.wantOffsets)
 			}
 			if b.Source != "deepflow" || !b.ObservedAt.Equal(windowEnd) {
@@ -88,18 +89,6 @@ func TestDiscoverReadsEveryRow(t *testing.T) {
 			}
 		})
 	}
-}
-
-func slicesEqual(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 func TestDiscoverFailsRatherThanReturningLess(t *testing.T) {
@@ -220,7 +209,7 @@ func TestPrecisionFollowsTheWindow(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !slicesEqualS(q.precisions, []string{tt.want}) {
+			if !slices.Equal(q.precisions, []string{tt.want}) {
 				t.Errorf("precisions %v; want [%s]", q.precisions, tt.want)
 			}
 			if !b.ObservedAt.Equal(windowEnd) {
@@ -228,18 +217,6 @@ func TestPrecisionFollowsTheWindow(t *testing.T) {
 			}
 		})
 	}
-}
-
-func slicesEqualS(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 func TestTheQueryIsFixedTextAndIntegers(t *testing.T) {

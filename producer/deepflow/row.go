@@ -113,16 +113,8 @@ func (r *rowReader) str(name string) string {
 // a Sum over a Float64 column gives) is accepted; null is 0, as ClickHouse
 // gives for a sum of nothing.
 func (r *rowReader) int(name string) int64 {
-	var s string
-	switch v := r.vals[r.col[name]].(type) {
-	case json.Number:
-		s = v.String()
-	case string:
-		s = v
-	case nil:
-		return 0
-	default:
-		r.fail(name, v, "an integer")
+	s, ok := r.numberText(name, "an integer")
+	if !ok {
 		return 0
 	}
 	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
@@ -139,16 +131,8 @@ func (r *rowReader) int(name string) int64 {
 // float reads a finite number sent as a JSON number or a string; null is 0
 // (an average over no responses).
 func (r *rowReader) float(name string) float64 {
-	var s string
-	switch v := r.vals[r.col[name]].(type) {
-	case json.Number:
-		s = v.String()
-	case string:
-		s = v
-	case nil:
-		return 0
-	default:
-		r.fail(name, v, "a number")
+	s, ok := r.numberText(name, "a number")
+	if !ok {
 		return 0
 	}
 	f, err := strconv.ParseFloat(s, 64)
@@ -157,4 +141,21 @@ func (r *rowReader) float(name string) float64 {
 		return 0
 	}
 	return f
+}
+
+// numberText is a numeric cell as text: a JSON number or a string. ok is
+// false for null (the caller's zero) and for any other type (reported as not
+// being want).
+func (r *rowReader) numberText(name, want string) (s string, ok bool) {
+	switch v := r.vals[r.col[name]].(type) {
+	case json.Number:
+		return v.String(), true
+	case string:
+		return v, true
+	case nil:
+		return "", false
+	default:
+		r.fail(name, v, want)
+		return "", false
+	}
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/aws/smithy-go"
 
+	"github.com/graphfleet/graphfleet/shared/backoff"
 	"github.com/graphfleet/graphfleet/worker/consume"
 )
 
@@ -137,14 +138,7 @@ func (f *fakeSQS) respond(ctx context.Context, api string, in any) error {
 	if d <= 0 {
 		return nil
 	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return backoff.Sleep(ctx, d)
 }
 
 // add puts a message in the ingest queue, as a producer would.

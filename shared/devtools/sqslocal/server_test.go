@@ -8,37 +8,19 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/graphfleet/graphfleet/shared/devtools/sqslocal"
+	"github.com/graphfleet/graphfleet/shared/devtools/syncbuf"
 )
-
-// syncBuffer is a bytes.Buffer safe for the child's output goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 func TestStartAndClose(t *testing.T) {
 	t.Parallel()
 	ctx := testContext(t)
-	var out syncBuffer
+	var out syncbuf.Buffer
 	srv, err := sqslocal.Start(ctx, sqslocal.Options{Output: &out})
 	if err != nil {
 		t.Fatal(err)
@@ -175,7 +157,7 @@ func TestStartErrors(t *testing.T) {
 		{
 			name: "launcher exits",
 			opts: func(t *testing.T) sqslocal.Options {
-				return sqslocal.Options{ModuleRoot: fakeRoot(t, "2.0.2", "2.0.2"), Output: &syncBuffer{}}
+				return sqslocal.Options{ModuleRoot: fakeRoot(t, "2.0.2", "2.0.2"), Output: &syncbuf.Buffer{}}
 			},
 			wantErr: []string{"exited during start-up", "exit status 3"},
 		},

@@ -9,11 +9,12 @@ import (
 	"time"
 
 	"github.com/graphfleet/graphfleet/shared/devtools/sqslocal"
+	"github.com/graphfleet/graphfleet/shared/devtools/syncbuf"
 )
 
 func TestCloseReportsEarlyExit(t *testing.T) {
 	t.Parallel()
-	srv, err := sqslocal.Start(testContext(t), sqslocal.Options{Output: &syncBuffer{}})
+	srv, err := sqslocal.Start(testContext(t), sqslocal.Options{Output: &syncbuf.Buffer{}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -34,7 +35,7 @@ func TestCloseReportsEarlyExit(t *testing.T) {
 
 func TestCloseStopsProcessGroup(t *testing.T) {
 	t.Parallel()
-	srv, err := sqslocal.Start(testContext(t), sqslocal.Options{Output: &syncBuffer{}})
+	srv, err := sqslocal.Start(testContext(t), sqslocal.Options{Output: &syncbuf.Buffer{}})
 	if err != nil {
 		t.Fatal(err)
 	}
