@@ -207,13 +207,13 @@ func topology(n, k int, observed time.Time) *edgebatch.Batch {
 	id := func(i int) string { return edgebatch.ServiceID(fmt.Sprintf("ns%d", i%7), fmt.Sprintf("svc-%d", i)) }
 	for i := range n {
 		b.Vertices = append(b.Vertices, edgebatch.Vertex{ID: id(i), Label: edgebatch.ServiceLabel,
-			Props: map[string]any{"name": fmt.Sprintf("svc-%d", i), "namespace": fmt.Sprintf("ns%d", i%7), "tier": float64(i % 3)}})
+			Props: map[string]any{"name": fmt.Sprintf("svc-%d", i), "namespace": fmt.Sprintf("ns%d", i%7), "tier": int64(i % 3)}})
 	}
 	for i := range n {
 		for j := 1; j <= k; j++ {
 			from, to := id(i), id((i+j)%n)
 			b.Edges = append(b.Edges, edgebatch.Edge{ID: edgebatch.EdgeID(edgebatch.CallsLabel, from, to), Label: edgebatch.CallsLabel, From: from, To: to,
-				Props: map[string]any{"requests": float64(i*k + j), "rrt_avg_us": 1530.25, "l7_protocol": "HTTP"}})
+				Props: map[string]any{"requests": int64(i*k + j), "rrt_avg_us": 1530.25, "rrt_max_us": 2000.0, "l7_protocol": "HTTP"}})
 		}
 	}
 	return b

@@ -92,6 +92,21 @@ func TestTenThousandEdgesArriveExactlyOnceInEffect(t *testing.T) {
 		}
 	})
 
+	t.Run("counts reach the graph as Longs and latencies as Doubles, a whole-valued latency included", func(t *testing.T) {
+		for _, e := range src.Edges {
+			got := first.edges[e.ID].Properties
+			if _, ok := got["requests"].(int64); !ok {
+				t.Fatalf("edge %s requests = %#v; want a Long (int64)", e.ID, got["requests"])
+			}
+			if _, ok := got["rrt_avg_us"].(float64); !ok {
+				t.Fatalf("edge %s rrt_avg_us = %#v; want a Double (float64)", e.ID, got["rrt_avg_us"])
+			}
+			if got["rrt_max_us"] != 2000.0 {
+				t.Fatalf("edge %s rrt_max_us = %#v; want the Double 2000.0", e.ID, got["rrt_max_us"])
+			}
+		}
+	})
+
 	t.Run("delivering everything again changes no first_seen and adds nothing", func(t *testing.T) {
 		send(t, st, batches)
 		drained(t, st, 3*time.Minute)

@@ -36,7 +36,7 @@ func (s *Source) resources(i int) ([]resource, [][3]string) {
 	role.arn = fmt.Sprintf("arn:aws:iam::%s:role/%s-statusupdater", s.account, ns) // IAM ARNs have no region
 	table := r("AWS::DynamoDB::Table", "dynamodb", "table/"+ns+"-adoptions", ns+"-adoptions", map[string]any{"billing_mode": "PAY_PER_REQUEST"})
 	queue := r("AWS::SQS::Queue", "sqs", ns+"-adoptions", ns+"-adoptions", nil)
-	fn := r("AWS::Lambda::Function", "lambda", "function:"+ns+"-statusupdater", ns+"-statusupdater", map[string]any{"runtime": "nodejs20.x", "memory_mb": 128.0})
+	fn := r("AWS::Lambda::Function", "lambda", "function:"+ns+"-statusupdater", ns+"-statusupdater", map[string]any{"runtime": "nodejs20.x", "memory_mb": 128})
 	db := r("AWS::RDS::DBCluster", "rds", "cluster:"+ns+"-adoptions", ns+"-adoptions", map[string]any{"engine": "aurora-postgresql"})
 	bucket := r("AWS::S3::Bucket", "s3", "", ns+"-images", nil)
 	bucket.arn = "arn:aws:s3:::" + ns + "-images-" + s.account // S3 ARNs have neither

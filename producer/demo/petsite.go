@@ -85,10 +85,10 @@ func (s *Source) Calls(observed time.Time) *edgebatch.Batch {
 			b.Edges = append(b.Edges, edgebatch.Edge{
 				ID: edgebatch.EdgeID(edgebatch.CallsLabel, from, to), Label: edgebatch.CallsLabel, From: from, To: to,
 				Props: map[string]any{
-					"requests":      float64(req),
-					"server_errors": float64(s.rnd.IntN(1 + req/200)),
-					"client_errors": float64(s.rnd.IntN(1 + req/500)),
-					"timeouts":      float64(s.rnd.IntN(3)),
+					"requests":      int64(req),
+					"server_errors": int64(s.rnd.IntN(1 + req/200)),
+					"client_errors": int64(s.rnd.IntN(1 + req/500)),
+					"timeouts":      int64(s.rnd.IntN(3)),
 					"rrt_avg_us":    float64(500+s.rnd.IntN(20000)) + 0.5,
 					"l7_protocol":   "HTTP",
 				},

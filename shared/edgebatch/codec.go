@@ -191,7 +191,8 @@ func EncodeWith(b *Batch, extra map[string]string) (Message, error) {
 //     resolve differently. v1 is closed: a field v1 does not define may carry
 //     meaning a v1 worker would drop silently, so additions come as a new
 //     schema version that workers learn before producers send it.
-//   - Numbers in props decode as float64.
+//   - Numbers in props decode as int64 when written as integers that fit,
+//     as float64 otherwise (see Props).
 //   - Finally the batch must pass Validate; the error then also unwraps to the
 //     *ValidationError.
 func Decode(body string, attrs map[string]string) (*Batch, error) {

@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"compress/gzip"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
+	"math"
 	"math/rand/v2"
 	"reflect"
 	"strings"
@@ -68,7 +70,7 @@ func TestEncodeDecode(t *testing.T) {
 			t.Errorf("body escapes '>' or lost the edge id: %s", m.Body)
 		}
 		got := roundTrip(t, m)
-		if !got.ObservedAt.Equal(b.ObservedAt) || *got.Snapshot != *b.Snapshot || got.Edges[0].Props["requests"] != 1200.0 {
+		if !got.ObservedAt.Equal(b.ObservedAt) || *got.Snapshot != *b.Snapshot || got.Edges[0].Props["requests"] != int64(1200) || got.Edges[0].Props["rrt_avg_us"] != 1530.2 {
 			t.Errorf("decoded batch differs: %+v", got)
 		}
 		if m.Size() != len(m.Body)+len("schema")+len("String")+len(Schema)+len("source")+len("String")+len("deepflow") {
@@ -76,14 +78,38 @@ func TestEncodeDecode(t *testing.T) {
 		}
 	})
 
-	t.Run("numbers of any Go type decode as float64", func(t *testing.T) {
+	t.Run("integers come back as int64 and every other number as float64, whatever their value", func(t *testing.T) {
 		t.Parallel()
 		b := testBatch()
-		b.Vertices[0].Props = map[string]any{"i": 7, "u": uint16(7), "f": float32(0.5), "n": 1e300}
-		got := roundTrip(t, mustEncode(t, b))
-		want := map[string]any{"i": 7.0, "u": 7.0, "f": 0.5, "n": 1e300}
-		if !reflect.DeepEqual(got.Vertices[0].Props, want) {
+		b.Vertices[0].Props = map[string]any{
+			"i": 7, "u": uint16(7), "f": float32(0.5), "n": 1e300,
+			"whole_float": 1200.0, "neg_zero": math.Copysign(0, -1), "tiny": 1e-7, "big_float": 1e21,
+			"past_2_53": int64(1<<53 + 1), "max": int64(math.MaxInt64), "min": int64(math.MinInt64),
+			"past_int64": uint64(math.MaxUint64), "lit_int": json.Number("42"), "lit_exp": json.Number("42e0"),
+		}
+		m := mustEncode(t, b)
+		if !strings.Contains(m.Body, `"whole_float":1200.0`) {
+			t.Errorf("a float with an integral value is not written with a fraction: %s", m.Body)
+		}
+		// Not roundTrip: literals such as 42e0 and 2^64-1 are written back in
+		// their canonical form (42.0, 18446744073709551615.0).
+		got, err := Decode(m.Body, m.Attributes)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := map[string]any{
+			"i": int64(7), "u": int64(7), "f": 0.5, "n": 1e300,
+			"whole_float": 1200.0, "neg_zero": math.Copysign(0, -1), "tiny": 1e-7, "big_float": 1e21,
+			"past_2_53": int64(1<<53 + 1), "max": int64(math.MaxInt64), "min": int64(math.MinInt64),
+			"past_int64": float64(math.MaxUint64), "lit_int": int64(42), "lit_exp": 42.0,
+		}
+		if !reflect.DeepEqual(map[string]any(got.Vertices[0].Props), want) {
 			t.Errorf("props = %#v, want %#v", got.Vertices[0].Props, want)
+		}
+		// And a second trip changes nothing: what was decoded encodes the same.
+		again := roundTrip(t, mustEncode(t, got))
+		if !reflect.DeepEqual(again.Vertices[0].Props, got.Vertices[0].Props) {
+			t.Errorf("second trip props = %#v, want %#v", again.Vertices[0].Props, got.Vertices[0].Props)
 		}
 	})
 

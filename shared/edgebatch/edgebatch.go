@@ -49,16 +49,16 @@ type Seal struct {
 
 // Vertex is one vertex, keyed by its deterministic id (see ids.go).
 type Vertex struct {
-	ID    string         `json:"id"`
-	Label string         `json:"label"`
-	Props map[string]any `json:"props,omitempty"`
+	ID    string `json:"id"`
+	Label string `json:"label"`
+	Props Props  `json:"props,omitempty"`
 }
 
 // Edge is one directed edge between two vertices of the same batch.
 type Edge struct {
-	ID    string         `json:"id"`
-	Label string         `json:"label"`
-	From  string         `json:"from"`
-	To    string         `json:"to"`
-	Props map[string]any `json:"props,omitempty"`
+	ID    string `json:"id"`
+	Label string `json:"label"`
+	From  string `json:"from"`
+	To    string `json:"to"`
+	Props Props  `json:"props,omitempty"`
 }

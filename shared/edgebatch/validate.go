@@ -33,10 +33,6 @@ const (
 	// It bounds the work of one message (and so the visibility timeout it
 	// needs) whatever the sizes; Split packs DefaultMaxElements by default.
 	MaxBatchElements = 10_000
-	// MaxExactInt is the largest integer magnitude a property may have: every
-	// number travels as a JSON number and decodes as a float64, which holds
-	// integers exactly only up to 2^53.
-	MaxExactInt = 1 << 53
 	// MaxProblems is how many problems a ValidationError keeps; it counts the rest.
 	MaxProblems = 100
 	// MaxReasonBytes is the longest Reason, sized for the DLQ's "error" attribute.
@@ -123,10 +119,10 @@ func (e *ValidationError) Reason() string {
 //   - An edge's id must be the one EdgeID or EdgeIDWithKey gives for its label,
 //     from and to.
 //   - Property values are strings (valid UTF-8, at most MaxStringBytes), bools,
-//     or finite numbers; integers (Go int types) must be within ±MaxExactInt.
-//     Decode always yields numbers as float64; producers may also use Go
-//     integer types, float32 and json.Number. null, arrays and objects are
-//     refused.
+//     or finite numbers. Go integer types are integers (Longs in Neptune),
+//     float32 and float64 are Doubles, whatever their value; a json.Number is
+//     what its literal says (see Props). Decode yields int64 and float64.
+//     null, arrays and objects are refused.
 //   - The writer-owned keys source, first_seen, last_seen, snapshot, scope and
 //     active are refused.
 //   - A batch with neither snapshot nor seal must carry at least one vertex or
@@ -397,13 +393,16 @@ func propProblem(v any) string {
 			return "number is not finite"
 		}
 		return ""
+	case int64:
+		return ""
 	}
 	_, msg := propValue(v)
 	return msg
 }
 
 // propValue returns a property value as it reaches the writer after a trip
-// through JSON (string, bool or float64), or a message saying why it is refused.
+// through JSON (see Props): string, bool, int64 for integers, float64 for
+// every other number; or a message saying why it is refused.
 func propValue(v any) (any, string) {
 	switch v := v.(type) {
 	case string:
@@ -421,31 +420,34 @@ func propValue(v any) (any, string) {
 	case float32:
 		return finite(float64(v))
 	case int:
-		return exactInt(int64(v))
+		return int64(v), ""
 	case int8:
-		return float64(v), ""
+		return int64(v), ""
 	case int16:
-		return float64(v), ""
+		return int64(v), ""
 	case int32:
-		return float64(v), ""
+		return int64(v), ""
 	case int64:
-		return exactInt(v)
+		return v, ""
 	case uint:
-		return exactUint(uint64(v))
+		return unsigned(uint64(v)), ""
 	case uint8:
-		return float64(v), ""
+		return int64(v), ""
 	case uint16:
-		return float64(v), ""
+		return int64(v), ""
 	case uint32:
-		return float64(v), ""
+		return int64(v), ""
 	case uint64:
-		return exactUint(v)
+		return unsigned(v), ""
 	case json.Number:
 		if !isJSONNumber(string(v)) {
 			return nil, quote(truncateID(string(v))) + " is not a JSON number"
 		}
-		f, _ := strconv.ParseFloat(string(v), 64)
-		return finite(f)
+		n := numberValue(string(v))
+		if f, ok := n.(float64); ok {
+			return finite(f)
+		}
+		return n, ""
 	case nil:
 		return nil, "is null; want a string, a finite number or a bool"
 	case []any, map[string]any:
@@ -469,18 +471,13 @@ func finite(f float64) (any, string) {
 	return f, ""
 }
 
-func exactInt(n int64) (any, string) {
-	if n > MaxExactInt || n < -MaxExactInt {
-		return nil, fmt.Sprintf("integer %d is beyond ±2^53, which JSON numbers (float64) do not hold exactly", n)
+// unsigned is a uint64 as it reads back: an integer beyond int64 is written
+// as one but can only be read as a Double.
+func unsigned(n uint64) any {
+	if n > math.MaxInt64 {
+		return float64(n)
 	}
-	return float64(n), ""
-}
-
-func exactUint(n uint64) (any, string) {
-	if n > MaxExactInt {
-		return nil, fmt.Sprintf("integer %d is beyond ±2^53, which JSON numbers (float64) do not hold exactly", n)
-	}
-	return float64(n), ""
+	return int64(n)
 }
 
 // isJSONNumber reports whether s is a JSON number literal (RFC 8259).

@@ -71,8 +71,8 @@ func generate(scale int, seed uint64) []callRow {
 		}
 	}
 	num := func(props map[string]any, k string) int64 {
-		f, _ := props[k].(float64)
-		return int64(f)
+		n, _ := props[k].(int64) // counts are integers (Longs in the graph)
+		return n
 	}
 	rows := make([]callRow, 0, len(b.Edges)+ExtraRowsPerCopy*len(namespaces))
 	for _, e := range b.Edges {
