@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"net/url"
 	"regexp"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/graphfleet/graphfleet/shared/envflag"
@@ -20,7 +22,19 @@ const (
 	DefaultDeepFlowWindow   = 5 * time.Minute
 	DefaultDeepFlowName     = "default"
 	DefaultDeepFlowRowLimit = 10000
+
+	DefaultDemoInterval           = 30 * time.Second
+	DefaultDeepFlowInterval       = time.Minute
+	DefaultAWSInterval            = 15 * time.Minute
+	DefaultCloudFormationInterval = 15 * time.Minute
 )
+
+// sourceNames are the discovery sources, in the order a summary lists them.
+var sourceNames = []string{"deepflow", "aws", "cloudformation", "demo"}
+
+// regionName is what an AWS region looks like (us-east-1, cn-north-1,
+// us-gov-west-1, eu-isoe-west-1).
+var regionName = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$`)
 
 // deepflowName is what a DeepFlow deployment's name may be: it goes into the
 // snapshot scope and id.
@@ -34,13 +48,22 @@ type Config struct {
 	// Region is the AWS region (AWS_REGION); empty leaves it to the SDK's
 	// usual chain.
 	Region string
-	// Source is the discovery source (SOURCE): "demo" (the default) or
-	// "deepflow".
-	Source string
-	// Interval is the time from the end of one discovery run to the start of
-	// the next (INTERVAL); 0 runs once and exits, with status 1 when a
-	// snapshot was not sealed.
-	Interval time.Duration
+	// Sources are the discovery sources to run (SOURCE, comma-separated):
+	// deepflow, aws, cloudformation, demo; "demo" by default.
+	Sources []string
+	// Once runs each source once, prints a summary and exits, non-zero when
+	// a discovery failed or a snapshot was not sealed (ONCE, or --once): the
+	// shape of a scheduled ECS task. Without it, each source repeats on its
+	// own interval until the process is stopped.
+	Once bool
+	// The time from the end of one run of a source to the start of its next
+	// (DEEPFLOW_INTERVAL 1m, AWS_INTERVAL 15m, CLOUDFORMATION_INTERVAL 15m,
+	// DEMO_INTERVAL 30s).
+	DeepFlowInterval, AWSInterval, CloudFormationInterval, DemoInterval time.Duration
+	// AWSRegions are the regions the aws and cloudformation sources discover
+	// (AWS_REGIONS, comma-separated); empty means the SDK's region
+	// (AWS_REGION). One snapshot per account and region.
+	AWSRegions []string
 	// DiscoveryTimeout bounds one discovery run, discovery and sending
 	// together (DISCOVERY_TIMEOUT); 2m by default. A run that exceeds it is
 	// abandoned: the snapshot being sent is not sealed and the scopes not yet
@@ -78,9 +101,14 @@ type Config struct {
 func parseConfig(args []string) (Config, error) {
 	fs := envflag.New("producer")
 	queueURL := fs.String("QUEUE_URL", "", "URL of the ingest queue")
-	region := fs.String("AWS_REGION", "", "AWS region (default: the SDK's chain)")
-	source := fs.String("SOURCE", DefaultSource, "discovery source: demo or deepflow")
-	interval := fs.Duration("INTERVAL", 0, "time between discovery runs; 0 runs once and exits")
+	region := fs.String("AWS_REGION", "", "AWS region of the queue (default: the SDK's chain)")
+	source := fs.String("SOURCE", DefaultSource, "discovery sources, comma-separated: "+strings.Join(sourceNames, ", "))
+	once := fs.Bool("ONCE", false, "run each source once, print a summary and exit (non-zero on failure)")
+	dfInterval := fs.Duration("DEEPFLOW_INTERVAL", DefaultDeepFlowInterval, "deepflow: time between runs")
+	awsInterval := fs.Duration("AWS_INTERVAL", DefaultAWSInterval, "aws: time between runs")
+	cfnInterval := fs.Duration("CLOUDFORMATION_INTERVAL", DefaultCloudFormationInterval, "cloudformation: time between runs")
+	demoInterval := fs.Duration("DEMO_INTERVAL", DefaultDemoInterval, "demo: time between runs")
+	regions := fs.String("AWS_REGIONS", "", "aws, cloudformation: regions to discover, comma-separated (default: AWS_REGION)")
 	timeout := fs.Duration("DISCOVERY_TIMEOUT", DefaultDiscoveryTimeout, "longest a discovery run (discovery and sending) may take; a run that exceeds it is abandoned unsealed")
 	scale := fs.Int("DEMO_SCALE", DefaultDemoScale, "demo: copies of the PetSite topology (40 services and 100 calls each)")
 	demoCalls := fs.Bool("DEMO_CALLS", true, "demo: send the PetSite call relations too (off when a DeepFlow source sends them)")
@@ -92,11 +120,43 @@ func parseConfig(args []string) (Config, error) {
 	if err := fs.Parse(args); err != nil {
 		return Config{}, err
 	}
+	if fs.NArg() > 0 {
+		return Config{}, fmt.Errorf("unexpected arguments %q; settings are flags (-source deepflow) or environment variables (SOURCE=deepflow)", fs.Args())
+	}
 	return Config{
-		QueueURL: *queueURL, Region: *region, Source: *source, Interval: *interval,
+		QueueURL: *queueURL, Region: *region, Sources: splitList(*source), Once: *once,
+		DeepFlowInterval: *dfInterval, AWSInterval: *awsInterval, CloudFormationInterval: *cfnInterval, DemoInterval: *demoInterval,
+		AWSRegions:       splitList(*regions),
 		DiscoveryTimeout: *timeout, DemoScale: *scale, DemoCalls: *demoCalls, LogLevel: *logLevel,
 		DeepFlowQuerierURL: *querier, DeepFlowWindow: *window, DeepFlowName: *name, DeepFlowRowLimit: *rowLimit,
 	}, nil
+}
+
+// splitList splits a comma-separated setting, dropping blanks.
+func splitList(s string) []string {
+	var out []string
+	for part := range strings.SplitSeq(s, ",") {
+		if part = strings.TrimSpace(part); part != "" {
+			out = append(out, part)
+		}
+	}
+	return out
+}
+
+// has reports whether source is among the configured sources.
+func (c *Config) has(source string) bool { return slices.Contains(c.Sources, source) }
+
+// interval is how long source waits between runs.
+func (c *Config) interval(source string) time.Duration {
+	switch source {
+	case "deepflow":
+		return c.DeepFlowInterval
+	case "aws":
+		return c.AWSInterval
+	case "cloudformation":
+		return c.CloudFormationInterval
+	}
+	return c.DemoInterval
 }
 
 // Validate reports every problem at once.
@@ -107,17 +167,33 @@ func (c *Config) Validate() error {
 	} else if u, err := url.Parse(c.QueueURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 		errs = append(errs, fmt.Errorf("QUEUE_URL %q is not a queue URL such as https://sqs.us-east-1.amazonaws.com/123456789012/graphfleet-ingest", c.QueueURL))
 	}
-	switch c.Source {
-	case "demo":
-		if c.DemoScale < 1 {
-			errs = append(errs, fmt.Errorf("DEMO_SCALE is %d; want 1 or more", c.DemoScale))
+	if len(c.Sources) == 0 {
+		errs = append(errs, fmt.Errorf("SOURCE is empty; the sources are: %s", strings.Join(sourceNames, ", ")))
+	}
+	seen := map[string]bool{}
+	for _, src := range c.Sources {
+		if !slices.Contains(sourceNames, src) {
+			errs = append(errs, fmt.Errorf("SOURCE %q is not known; the sources are: %s", src, strings.Join(sourceNames, ", ")))
+		} else if seen[src] {
+			errs = append(errs, fmt.Errorf("SOURCE names %q twice", src))
 		}
-	case "deepflow":
+		seen[src] = true
+		if !c.Once && c.interval(src) <= 0 {
+			errs = append(errs, fmt.Errorf("%s_INTERVAL is %v; want more than 0 (or ONCE to run once)", strings.ToUpper(src), c.interval(src)))
+		}
+	}
+	if c.has("demo") && c.DemoScale < 1 {
+		errs = append(errs, fmt.Errorf("DEMO_SCALE is %d; want 1 or more", c.DemoScale))
+	}
+	if c.has("deepflow") {
 		if u, err := url.Parse(c.DeepFlowQuerierURL); c.DeepFlowQuerierURL == "" || err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			errs = append(errs, fmt.Errorf("SOURCE=deepflow needs DEEPFLOW_QUERIER_URL, a URL such as http://deepflow-server:20416 (got %q)", c.DeepFlowQuerierURL))
 		}
 		if c.DeepFlowWindow <= 0 {
 			errs = append(errs, fmt.Errorf("DEEPFLOW_WINDOW is %v; want more than 0", c.DeepFlowWindow))
+		} else if !c.Once && c.DeepFlowInterval > c.DeepFlowWindow {
+			// Calls seen only between two windows would never be read.
+			errs = append(errs, fmt.Errorf("DEEPFLOW_INTERVAL %v is longer than DEEPFLOW_WINDOW %v: calls between windows would be missed", c.DeepFlowInterval, c.DeepFlowWindow))
 		}
 		if c.DeepFlowRowLimit < 2 {
 			errs = append(errs, fmt.Errorf("DEEPFLOW_ROW_LIMIT is %d; want the querier's limit setting (10000 by default)", c.DeepFlowRowLimit))
@@ -125,11 +201,11 @@ func (c *Config) Validate() error {
 		if !deepflowName.MatchString(c.DeepFlowName) {
 			errs = append(errs, fmt.Errorf("DEEPFLOW_NAME %q: want lower-case letters, digits and dashes (at most 63)", c.DeepFlowName))
 		}
-	default:
-		errs = append(errs, fmt.Errorf("SOURCE %q is not known; the sources are: demo, deepflow", c.Source))
 	}
-	if c.Interval < 0 {
-		errs = append(errs, fmt.Errorf("INTERVAL is %v; want 0 (once) or more", c.Interval))
+	for _, r := range c.AWSRegions {
+		if !regionName.MatchString(r) {
+			errs = append(errs, fmt.Errorf("AWS_REGIONS: %q is not a region name such as us-east-1", r))
+		}
 	}
 	if c.DiscoveryTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("DISCOVERY_TIMEOUT is %v; want more than 0", c.DiscoveryTimeout))

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -25,13 +26,36 @@ func TestConfig(t *testing.T) {
 		}
 	})
 
+	t.Run("SOURCE and AWS_REGIONS are lists; each source has its own interval", func(t *testing.T) {
+		t.Setenv("QUEUE_URL", "https://sqs.us-east-1.amazonaws.com/123456789012/graphfleet-ingest")
+		t.Setenv("SOURCE", "aws, cloudformation")
+		t.Setenv("AWS_REGIONS", "us-east-1,eu-west-1")
+		t.Setenv("AWS_INTERVAL", "10m")
+		cfg, err := parseConfig([]string{"--once"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(cfg.Sources, []string{"aws", "cloudformation"}) || !slices.Equal(cfg.AWSRegions, []string{"us-east-1", "eu-west-1"}) || !cfg.Once {
+			t.Fatalf("sources %q, regions %q, once %v", cfg.Sources, cfg.AWSRegions, cfg.Once)
+		}
+		if cfg.interval("aws") != 10*time.Minute || cfg.interval("cloudformation") != DefaultCloudFormationInterval || cfg.interval("deepflow") != DefaultDeepFlowInterval {
+			t.Fatalf("intervals aws %v, cloudformation %v, deepflow %v", cfg.interval("aws"), cfg.interval("cloudformation"), cfg.interval("deepflow"))
+		}
+		if err := cfg.Validate(); err != nil {
+			t.Fatal(err)
+		}
+	})
+
 	t.Run("Validate reports every problem at once", func(t *testing.T) {
-		cfg := Config{QueueURL: "graphfleet-ingest", Source: "demo", Interval: -time.Second, DiscoveryTimeout: 0, DemoScale: 0, LogLevel: "loud"}
+		cfg := Config{QueueURL: "graphfleet-ingest", Sources: []string{"demo", "deepflow", "demo"}, DemoInterval: -time.Second, DiscoveryTimeout: 0, DemoScale: 0, LogLevel: "loud",
+			DeepFlowQuerierURL: "http://q:20416", DeepFlowWindow: time.Minute, DeepFlowInterval: 5 * time.Minute, DeepFlowName: "x", DeepFlowRowLimit: 100,
+			AWSRegions: []string{"us-east-1", "Frankfurt"}}
 		err := cfg.Validate()
 		if err == nil {
 			t.Fatal("no error")
 		}
-		for _, want := range []string{"QUEUE_URL", "INTERVAL", "DISCOVERY_TIMEOUT", "DEMO_SCALE", "LOG_LEVEL"} {
+		for _, want := range []string{"QUEUE_URL", "DEMO_INTERVAL", "DISCOVERY_TIMEOUT", "DEMO_SCALE", "LOG_LEVEL", `SOURCE names "demo" twice`,
+			"DEEPFLOW_INTERVAL 5m0s is longer than DEEPFLOW_WINDOW", `AWS_REGIONS: "Frankfurt"`} {
 			if !strings.Contains(err.Error(), want) {
 				t.Errorf("the error does not name %s:\n%v", want, err)
 			}
@@ -39,9 +63,9 @@ func TestConfig(t *testing.T) {
 	})
 
 	t.Run("an unknown source is named with the known ones", func(t *testing.T) {
-		cfg := Config{QueueURL: "http://127.0.0.1:9324/123456789012/q", Source: "ldap", DiscoveryTimeout: time.Minute, LogLevel: "info"}
+		cfg := Config{QueueURL: "http://127.0.0.1:9324/123456789012/q", Sources: []string{"ldap"}, Once: true, DiscoveryTimeout: time.Minute, LogLevel: "info"}
 		err := cfg.Validate()
-		for _, want := range []string{"SOURCE", "demo", "deepflow"} {
+		for _, want := range []string{"SOURCE", "demo", "deepflow", "aws", "cloudformation"} {
 			if err == nil || !strings.Contains(err.Error(), want) {
 				t.Errorf("the error does not name %s:\n%v", want, err)
 			}

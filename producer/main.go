@@ -1,9 +1,17 @@
 // Command producer turns discovery into edge batches on the ingest queue.
 //
-//	QUEUE_URL=... go run ./producer -source demo -interval 15s
+//	producer run --source deepflow,aws --once
+//	QUEUE_URL=... SOURCE=demo producer run
 //
 // Every setting has one name, used as the environment variable and (lower
-// case, dashes) as the flag: QUEUE_URL and -queue-url. See Config, or -help.
+// case, dashes) as the flag: QUEUE_URL and -queue-url. See Config, or
+// "producer run -help".
+//
+// Sources (sources.go; each lives in its own package): "deepflow" (call
+// relations from a DeepFlow querier), "aws" (resources and their
+// relationships from the AWS APIs), "cloudformation" (stacks, their
+// resources, template references and cross-stack imports) and "demo" (the
+// PetSite microservices, their AWS resources and stacks; no account needed).
 //
 // At start the producer reads the queue's MaximumMessageSize, so that
 // batches fit a 256 KiB queue as well as a 1 MiB one. Each discovery run,
@@ -13,39 +21,51 @@
 // of them does the seal follow, in a call of its own (snapshotSender). A
 // snapshot that failed part-way is never sealed; the next run supersedes it.
 //
-// Sources: "deepflow" (call relations from a DeepFlow querier:
-// DEEPFLOW_QUERIER_URL, DEEPFLOW_WINDOW, DEEPFLOW_NAME), "demo" (the PetSite microservices, their AWS resources and
-// CloudFormation stacks; no AWS account needed).
+// With --once each source runs one time, a summary (elements, batches,
+// messages, bytes, duration) goes to stdout, and the exit status is 1 when
+// any discovery failed or any snapshot was not sealed: a scheduled ECS task.
+// Without it each source repeats on its own interval until SIGTERM.
 package main
 
 import (
 	"context"
+	"errors"
+	"flag"
 	"fmt"
+	"io"
 	"log/slog"
-	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
-
-	"github.com/graphfleet/graphfleet/producer/deepflow"
-	"github.com/graphfleet/graphfleet/producer/demo"
-	"github.com/graphfleet/graphfleet/shared/edgebatch"
 )
 
 func main() {
-	if err := run(os.Args[1:]); err != nil {
+	if err := run(os.Args[1:], os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "producer:", err)
 		os.Exit(1)
 	}
 }
 
-func run(args []string) error {
+// run is the command line: "run" (the only command, and the default) and
+// its settings.
+func run(args []string, stdout io.Writer) error {
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		if args[0] != "run" {
+			return fmt.Errorf("unknown command %q; usage: producer run [--source deepflow|aws|cloudformation|demo[,...]] [--once] [settings]", args[0])
+		}
+		args = args[1:]
+	}
 	cfg, err := parseConfig(args)
 	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
 		return err
 	}
 	if err := cfg.Validate(); err != nil {
@@ -65,56 +85,39 @@ func run(args []string) error {
 	if err != nil {
 		return fmt.Errorf("cannot load AWS configuration: %w", err)
 	}
-	ss, err := newSnapshotSender(ctx, sqs.NewFromConfig(awsCfg), cfg.QueueURL, log)
+	if (cfg.has("aws") || cfg.has("cloudformation")) && len(cfg.AWSRegions) == 0 && awsCfg.Region == "" {
+		return errors.New("SOURCE=aws and SOURCE=cloudformation need AWS_REGIONS or a region from the SDK's chain (AWS_REGION)")
+	}
+	return runWith(ctx, cfg, awsCfg, sqs.NewFromConfig(awsCfg), stdout, log)
+}
+
+// runWith runs the configured sources against the queue client; tests call
+// it with their own AWS configuration and queue.
+func runWith(ctx context.Context, cfg Config, awsCfg aws.Config, queue queueClient, stdout io.Writer, log *slog.Logger) error {
+	start := time.Now()
+	ss, err := newSnapshotSender(ctx, queue, cfg.QueueURL, log)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil
 		}
 		return err
 	}
-	discover := newSource(cfg)
-	log.Info("producer started", "queue", cfg.QueueURL, "source", cfg.Source, "interval", cfg.Interval.String(), "discovery_timeout", cfg.DiscoveryTimeout.String())
-	return runLoop(ctx, cfg, discover, ss, log)
-}
-
-// newSource is the discovery source SOURCE names, as one function from a run's
-// time to that run's snapshots.
-func newSource(cfg Config) discoverFunc {
-	switch cfg.Source {
-	case "deepflow":
-		src := &deepflow.Source{
-			Client: &deepflow.Client{URL: cfg.DeepFlowQuerierURL, HTTP: &http.Client{Timeout: cfg.DiscoveryTimeout}},
-			Name:   cfg.DeepFlowName,
-			Window: cfg.DeepFlowWindow,
-			// A page of PageSize+1 rows must fit under the querier's
-			// limit, so that a cut page is told from the last one.
-			ServerRowLimit: cfg.DeepFlowRowLimit,
-			PageSize:       min(deepflow.DefaultPageSize, cfg.DeepFlowRowLimit-1),
-		}
-		return func(ctx context.Context, observed time.Time) ([]*edgebatch.Batch, error) {
-			// The window ends at the run's time, in whole seconds (the
-			// querier's time column).
-			end := observed.UTC().Truncate(time.Second)
-			b, err := src.Discover(ctx, end.Add(-cfg.DeepFlowWindow), end)
-			if err != nil {
-				return nil, err
-			}
-			return []*edgebatch.Batch{b}, nil
-		}
-	default:
-		src := demo.New(cfg.DemoScale, 1)
-		return func(_ context.Context, observed time.Time) ([]*edgebatch.Batch, error) {
-			snaps := src.Snapshots(observed)
-			if cfg.DemoCalls {
-				return snaps, nil
-			}
-			var out []*edgebatch.Batch
-			for _, b := range snaps {
-				if b.Source != "deepflow" {
-					out = append(out, b)
-				}
-			}
-			return out, nil
+	var srcs []source
+	for _, name := range sourceNames { // a fixed order, whatever SOURCE's
+		if cfg.has(name) {
+			srcs = append(srcs, source{name: name, interval: cfg.interval(name), discover: newSource(cfg, name, awsCfg)})
 		}
 	}
+	log.Info("producer started", "queue", cfg.QueueURL, "sources", cfg.Sources, "once", cfg.Once, "discovery_timeout", cfg.DiscoveryTimeout.String())
+	reports, err := runSources(ctx, srcs, cfg.Once, cfg.DiscoveryTimeout, ss, log)
+	if !cfg.Once {
+		return nil // a shutdown; failed runs were logged and superseded
+	}
+	if perr := printSummary(stdout, reports, time.Since(start)); perr != nil {
+		return perr
+	}
+	if ctx.Err() != nil && err == nil {
+		return errors.New("stopped before every source had run")
+	}
+	return err
 }

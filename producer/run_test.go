@@ -90,7 +90,7 @@ func TestDiscoveryTimeout(t *testing.T) {
 			}
 			// test/a takes two calls (2s) and is sealed; test/b's data call is
 			// under way when the timeout falls.
-			err = discoverAndSend(t.Context(), threeScopes, ss, 2500*time.Millisecond, log)
+			err = discoverAndSend(t.Context(), source{name: "test", discover: threeScopes}, ss, 2500*time.Millisecond, log).Err
 
 			if !errors.Is(err, errRunTimeout) || !strings.Contains(err.Error(), "DISCOVERY_TIMEOUT") {
 				t.Fatalf("err = %v; want the run reported as past DISCOVERY_TIMEOUT", err)
@@ -103,7 +103,7 @@ func TestDiscoveryTimeout(t *testing.T) {
 				t.Fatal("test/c was sent after the run was abandoned")
 			}
 			out := logs.String()
-			if !strings.Contains(out, `"msg":"snapshot not sealed; the next run supersedes it","scope":"test/b"`) {
+			if !strings.Contains(out, `"msg":"snapshot not sealed; the next run supersedes it","source":"test","scope":"test/b"`) {
 				t.Fatalf("no error logged for test/b:\n%s", out)
 			}
 			if !strings.Contains(out, `"not_sent":["test/c/`) {
@@ -120,7 +120,7 @@ func TestDiscoveryTimeout(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := discoverAndSend(t.Context(), threeScopes, ss, 6500*time.Millisecond, log); err != nil {
+			if err := discoverAndSend(t.Context(), source{name: "test", discover: threeScopes}, ss, 6500*time.Millisecond, log).Err; err != nil {
 				t.Fatal(err)
 			}
 			if sealed, _ := q.scopes(); !slices.Equal(sealed, []string{"test/a", "test/b", "test/c"}) {
@@ -141,7 +141,7 @@ func TestDiscoveryTimeout(t *testing.T) {
 				<-ctx.Done()
 				return nil, ctx.Err()
 			}
-			err = discoverAndSend(t.Context(), hang, ss, time.Minute, log)
+			err = discoverAndSend(t.Context(), source{name: "test", discover: hang}, ss, time.Minute, log).Err
 			if !errors.Is(err, errRunTimeout) {
 				t.Fatalf("err = %v; want the run reported as past DISCOVERY_TIMEOUT", err)
 			}
@@ -175,10 +175,7 @@ func TestDiscoveryTimeout(t *testing.T) {
 					return nil, ctx.Err()
 				}
 			}
-			cfg := Config{Interval: time.Minute, DiscoveryTimeout: 10 * time.Second}
-			if err := runLoop(ctx, cfg, discover, ss, log); err != nil {
-				t.Fatalf("runLoop = %v; a shutdown is not an error", err)
-			}
+			runLoop(ctx, source{name: "test", interval: time.Minute, discover: discover}, ss, 10*time.Second, log)
 			if sealed, _ := q.scopes(); !slices.Equal(sealed, []string{"test/a", "test/b", "test/c"}) {
 				t.Fatalf("sealed scopes %v; want all three from the second run", sealed)
 			}

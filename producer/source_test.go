@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+
 	"github.com/graphfleet/graphfleet/shared/devtools/deepflowlocal"
 	"github.com/graphfleet/graphfleet/shared/edgebatch"
 )
@@ -37,13 +39,13 @@ func TestTheDeepFlowSourceReadsTheConfiguredQuerierAndWindow(t *testing.T) {
 	}))
 	defer querier.Close()
 
-	cfg := Config{QueueURL: "http://127.0.0.1:9324/123456789012/q", Source: "deepflow", DiscoveryTimeout: time.Minute, LogLevel: "info",
+	cfg := Config{QueueURL: "http://127.0.0.1:9324/123456789012/q", Sources: []string{"deepflow"}, Once: true, DiscoveryTimeout: time.Minute, LogLevel: "info",
 		DeepFlowQuerierURL: querier.URL, DeepFlowWindow: 5 * time.Minute, DeepFlowName: "prod-eks", DeepFlowRowLimit: 10000}
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
 	observed := time.Date(2026, 11, 21, 10, 5, 0, 0, time.UTC)
-	batches, err := newSource(cfg)(context.Background(), observed)
+	batches, err := newSource(cfg, "deepflow", aws.Config{})(context.Background(), observed)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,7 +69,7 @@ func TestTheDeepFlowSourceReadsTheConfiguredQuerierAndWindow(t *testing.T) {
 
 func TestTheDeepFlowSettingsAreChecked(t *testing.T) {
 	t.Parallel()
-	cfg := Config{QueueURL: "http://127.0.0.1:9324/123456789012/q", Source: "deepflow", DiscoveryTimeout: time.Minute, LogLevel: "info",
+	cfg := Config{QueueURL: "http://127.0.0.1:9324/123456789012/q", Sources: []string{"deepflow"}, Once: true, DiscoveryTimeout: time.Minute, LogLevel: "info",
 		DeepFlowWindow: 0, DeepFlowName: "Prod EKS", DeepFlowRowLimit: 0}
 	err := cfg.Validate()
 	for _, want := range []string{"DEEPFLOW_QUERIER_URL", "DEEPFLOW_WINDOW", "DEEPFLOW_NAME", "DEEPFLOW_ROW_LIMIT"} {
@@ -87,13 +89,13 @@ func TestTheDeepFlowSourceReadsEveryRowPastTheQueriersLimit(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer q.Close()
-	cfg := Config{QueueURL: "http://127.0.0.1:9324/123456789012/q", Source: "deepflow", DiscoveryTimeout: time.Minute, LogLevel: "info",
+	cfg := Config{QueueURL: "http://127.0.0.1:9324/123456789012/q", Sources: []string{"deepflow"}, Once: true, DiscoveryTimeout: time.Minute, LogLevel: "info",
 		DeepFlowQuerierURL: q.URL(), DeepFlowWindow: 5 * time.Minute, DeepFlowName: "petsite", DeepFlowRowLimit: 50}
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
 	observed := time.Date(2026, 11, 21, 10, 5, 0, 0, time.UTC)
-	batches, err := newSource(cfg)(context.Background(), observed)
+	batches, err := newSource(cfg, "deepflow", aws.Config{})(context.Background(), observed)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,7 +113,7 @@ func TestTheDeepFlowSourceReadsEveryRowPastTheQueriersLimit(t *testing.T) {
 func TestTheDemoCanLeaveTheCallsToDeepFlow(t *testing.T) {
 	t.Parallel()
 	for _, calls := range []bool{true, false} {
-		batches, err := newSource(Config{Source: "demo", DemoScale: 1, DemoCalls: calls})(context.Background(), time.Now())
+		batches, err := newSource(Config{Sources: []string{"demo"}, DemoScale: 1, DemoCalls: calls}, "demo", aws.Config{})(context.Background(), time.Now())
 		if err != nil {
 			t.Fatal(err)
 		}

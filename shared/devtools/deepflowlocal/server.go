@@ -258,3 +258,34 @@ func (s *Server) fail(w http.ResponseWriter, status, desc string) {
 	w.WriteHeader(code)
 	json.NewEncoder(w).Encode(failure{OptStatus: status, Description: desc}) //nolint:errcheck // the client has gone
 }
+
+// Endpoint is one side of a call as the querier reports it.
+type Endpoint struct {
+	Name      string // auto_service: a service name, or an IP for IP types
+	Type      int64  // auto_service_type: 11 K8s service, 255 IP
+	Namespace string // pod_ns
+	VPC       string // vpc
+}
+
+// Call is one row of the window: what a test compares the graph against.
+type Call struct {
+	Client, Server Endpoint
+	Port           int64
+	L7             string
+	Requests       int64
+	ServerErrors   int64
+	RRTAvg         float64
+	DirectionScore int64
+}
+
+// Calls are the rows a window starting at start holds, one per call.
+func (s *Server) Calls(start int64) []Call {
+	rows := s.rows(start)
+	out := make([]Call, 0, len(rows))
+	ep := func(e endpoint) Endpoint { return Endpoint{Name: e.name, Type: e.typ, Namespace: e.ns, VPC: e.vpc} }
+	for _, r := range rows {
+		out = append(out, Call{Client: ep(r.side[0]), Server: ep(r.side[1]), Port: r.port, L7: r.l7,
+			Requests: r.req, ServerErrors: r.srvErr, RRTAvg: r.rrtAvg, DirectionScore: r.dir})
+	}
+	return out
+}

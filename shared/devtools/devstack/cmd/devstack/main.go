@@ -86,42 +86,34 @@ func run() error {
 		return err
 	}
 	defer querier.Close()
+	// One producer runs both sources, each on its own interval.
 	producer, err := start(filepath.Join(bin, "producer"), filepath.Join(logDir, "producer.log"),
-		append(st.Env(), "INTERVAL="+interval.String(), fmt.Sprintf("DEMO_SCALE=%d", *scale), "DEMO_CALLS=false"))
+		append(st.Env(), "SOURCE=deepflow,demo", "DEEPFLOW_INTERVAL="+interval.String(), "DEMO_INTERVAL="+interval.String(),
+			fmt.Sprintf("DEMO_SCALE=%d", *scale), "DEMO_CALLS=false",
+			"DEEPFLOW_QUERIER_URL="+querier.URL(), "DEEPFLOW_NAME=petsite", fmt.Sprintf("DEEPFLOW_ROW_LIMIT=%d", querier.RowLimit())))
 	if err != nil {
-		terminate(worker)
-		return err
-	}
-	calls, err := start(filepath.Join(bin, "producer"), filepath.Join(logDir, "producer-deepflow.log"),
-		append(st.Env(), "INTERVAL="+interval.String(), "SOURCE=deepflow", "DEEPFLOW_QUERIER_URL="+querier.URL(),
-			"DEEPFLOW_NAME=petsite", fmt.Sprintf("DEEPFLOW_ROW_LIMIT=%d", querier.RowLimit())))
-	if err != nil {
-		terminate(producer)
 		terminate(worker)
 		return err
 	}
 	fmt.Printf("DeepFlow       %s  (a local querier serving the PetSite calls)\n", querier.URL())
 	fmt.Printf("worker         pid %d, logs %s, http://%s/stats\n", worker.Process.Pid, filepath.Join(logDir, "worker.log"), *healthAddr)
-	fmt.Printf("producers      pids %d (SOURCE=deepflow, logs %s) and %d (demo AWS and CloudFormation, logs %s), a run every %s\n",
-		calls.Process.Pid, filepath.Join(logDir, "producer-deepflow.log"), producer.Process.Pid, filepath.Join(logDir, "producer.log"), *interval)
+	fmt.Printf("producer       pid %d, SOURCE=deepflow,demo (the demo's AWS resources and stacks), logs %s, a run of each every %s\n",
+		producer.Process.Pid, filepath.Join(logDir, "producer.log"), *interval)
 	fmt.Println("Ctrl-C to stop.")
 
-	exited := make(chan string, 3)
+	exited := make(chan string, 2)
 	go func() { _ = worker.Wait(); exited <- "worker" }()
 	go func() { _ = producer.Wait(); exited <- "producer" }()
-	go func() { _ = calls.Wait(); exited <- "producer-deepflow" }()
 	t := time.NewTicker(*every)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
-			fmt.Println("\nstopping producers and worker (SIGTERM)...")
-			terminate(calls)
+			fmt.Println("\nstopping the producer and worker (SIGTERM)...")
 			terminate(producer)
 			terminate(worker)
 			return nil
 		case who := <-exited:
-			terminate(calls)
 			terminate(producer)
 			terminate(worker)
 			return fmt.Errorf("%s exited; see %s", who, filepath.Join(logDir, who+".log"))
