@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/graphfleet/graphfleet/producer/demo"
+	"github.com/graphfleet/graphfleet/shared/edgebatch"
 )
 
 // Endpoint types of auto_service_type.
@@ -87,10 +88,8 @@ func generate(scale int, seed uint64) []callRow {
 	}
 	for c, ns := range namespaces {
 		svc := func(name string) endpoint {
-			for _, e := range svcs {
-				if e.ns == ns && e.name == name {
-					return e
-				}
+			if e, ok := svcs[edgebatch.ServiceID(ns, name)]; ok {
+				return e
 			}
 			panic("deepflowlocal: demo has no service " + name)
 		}

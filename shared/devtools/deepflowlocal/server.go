@@ -83,6 +83,10 @@ type Server struct {
 	failWith *Failure
 	cacheKey int64
 	cache    []callRow
+	// sortedKey and sortedRows keep the window's rows in the last ORDER
+	// BY's order: a source pages through one window with one order.
+	sortedKey  string
+	sortedRows []callRow
 }
 
 // Start listens on opts.Addr and serves until Close.
@@ -156,6 +160,19 @@ func (s *Server) rows(start int64) []callRow {
 	return s.cache
 }
 
+// sorted is the rows of q's window in q's order.
+func (s *Server) sorted(q *query) []callRow {
+	rows := s.rows(q.start)
+	key := fmt.Sprintf("%d|%s", q.start, q.orderKey())
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.sortedKey != key {
+		s.sortedRows = q.sort(rows)
+		s.sortedKey = key
+	}
+	return s.sortedRows
+}
+
 // request is the JSON body form of a query.
 type request struct {
 	DB  string `json:"db"`
@@ -200,11 +217,11 @@ func (s *Server) query(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, "FAIL", err.Error())
 		return
 	}
-	var rows []callRow
+	var sorted []callRow
 	if q.end > q.start {
-		rows = s.rows(q.start)
+		sorted = s.sorted(q)
 	}
-	s.respond(w, q.run(rows, s.opts.RowLimit))
+	s.respond(w, q.page(sorted, s.opts.RowLimit))
 }
 
 // result is the querier's "result".

@@ -95,6 +95,7 @@ type selected struct {
 
 type order struct {
 	col  column
+	key  string // the selected expression, normalised
 	desc bool
 }
 
@@ -226,7 +227,7 @@ func parse(sql string) (*query, error) {
 			if s == nil {
 				return nil, fmt.Errorf("deepflowlocal: ORDER BY %s is not a selected column", om[1])
 			}
-			q.orderBy = append(q.orderBy, order{col: s.col, desc: strings.EqualFold(om[2], "DESC")})
+			q.orderBy = append(q.orderBy, order{col: s.col, key: s.key, desc: strings.EqualFold(om[2], "DESC")})
 		}
 	}
 	return q, nil
@@ -256,11 +257,43 @@ var tieBreak = func() []column {
 }()
 
 // run answers q over rows, at most rowLimit of them.
-func (q *query) run(rows []callRow, rowLimit int) *result {
-	sorted := slices.Clone(rows)
-	slices.SortStableFunc(sorted, func(a, b callRow) int {
-		for _, o := range q.orderBy {
-			c := compareKeys(o.col.sortKey(&a), o.col.sortKey(&b))
+// orderKey names q's ORDER BY, so that the pages of one window and order
+// share one sort (see Server.sorted).
+func (q *query) orderKey() string {
+	var sb strings.Builder
+	for _, o := range q.orderBy {
+		sb.WriteString(o.key)
+		if o.desc {
+			sb.WriteString(" DESC")
+		}
+		sb.WriteByte(',')
+	}
+	return sb.String()
+}
+
+// sort orders rows by q's ORDER BY and then by every tag, as a total order,
+// so that LIMIT/OFFSET pages neither repeat nor skip a row. Sort keys are
+// computed once per row, not once per comparison.
+func (q *query) sort(rows []callRow) []callRow {
+	cols := make([]order, 0, len(q.orderBy)+len(tieBreak))
+	cols = append(cols, q.orderBy...)
+	for _, c := range tieBreak {
+		cols = append(cols, order{col: c})
+	}
+	keys := make([][]any, len(rows))
+	for i := range rows {
+		keys[i] = make([]any, len(cols))
+		for j, o := range cols {
+			keys[i][j] = o.col.sortKey(&rows[i])
+		}
+	}
+	idx := make([]int, len(rows))
+	for i := range idx {
+		idx[i] = i
+	}
+	slices.SortStableFunc(idx, func(a, b int) int {
+		for j, o := range cols {
+			c := compareKeys(keys[a][j], keys[b][j])
 			if o.desc {
 				c = -c
 			}
@@ -268,13 +301,17 @@ func (q *query) run(rows []callRow, rowLimit int) *result {
 				return c
 			}
 		}
-		for _, col := range tieBreak {
-			if c := compareKeys(col.sortKey(&a), col.sortKey(&b)); c != 0 {
-				return c
-			}
-		}
 		return 0
 	})
+	sorted := make([]callRow, len(rows))
+	for i, k := range idx {
+		sorted[i] = rows[k]
+	}
+	return sorted
+}
+
+// page is the result of q over rows already sorted by q.sort.
+func (q *query) page(sorted []callRow, rowLimit int) *result {
 	limit := q.limit
 	if limit < 0 || limit > rowLimit {
 		limit = rowLimit
