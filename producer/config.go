@@ -32,6 +32,9 @@ const (
 // sourceNames are the discovery sources, in the order a summary lists them.
 var sourceNames = []string{"deepflow", "aws", "cloudformation", "demo"}
 
+// orgID is a DeepFlow organisation number, 1 to 1024.
+var orgID = regexp.MustCompile(`^([1-9][0-9]{0,2}|10[01][0-9]|102[0-4])$`)
+
 // regionName is what an AWS region looks like (us-east-1, cn-north-1,
 // us-gov-west-1, eu-isoe-west-1).
 var regionName = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$`)
@@ -92,6 +95,9 @@ type Config struct {
 	// sized under it; set it if your querier's is lower, or a page the
 	// querier cut would look like the last one.
 	DeepFlowRowLimit int
+	// DeepFlowOrgID is the DeepFlow organisation to read (DEEPFLOW_ORG_ID),
+	// sent as X-Org-Id; empty means the querier's default, organisation 1.
+	DeepFlowOrgID string
 	// LogLevel is debug, info, warn or error (LOG_LEVEL); info by default.
 	LogLevel string
 }
@@ -116,6 +122,7 @@ func parseConfig(args []string) (Config, error) {
 	window := fs.Duration("DEEPFLOW_WINDOW", DefaultDeepFlowWindow, "deepflow: how far back each run reads call relations")
 	name := fs.String("DEEPFLOW_NAME", DefaultDeepFlowName, "deepflow: the deployment's name in the snapshot scope deepflow/<name>")
 	rowLimit := fs.Int("DEEPFLOW_ROW_LIMIT", DefaultDeepFlowRowLimit, "deepflow: the querier's own row limit (its limit setting); pages are sized under it")
+	orgID := fs.String("DEEPFLOW_ORG_ID", "", "deepflow: the organisation to read (X-Org-Id); empty means the querier's default (1)")
 	logLevel := fs.String("LOG_LEVEL", DefaultLogLevel, "debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {
 		return Config{}, err
@@ -129,6 +136,7 @@ func parseConfig(args []string) (Config, error) {
 		AWSRegions:       splitList(*regions),
 		DiscoveryTimeout: *timeout, DemoScale: *scale, DemoCalls: *demoCalls, LogLevel: *logLevel,
 		DeepFlowQuerierURL: *querier, DeepFlowWindow: *window, DeepFlowName: *name, DeepFlowRowLimit: *rowLimit,
+		DeepFlowOrgID: *orgID,
 	}, nil
 }
 
@@ -197,6 +205,9 @@ func (c *Config) Validate() error {
 		}
 		if c.DeepFlowRowLimit < 2 {
 			errs = append(errs, fmt.Errorf("DEEPFLOW_ROW_LIMIT is %d; want the querier's limit setting (10000 by default)", c.DeepFlowRowLimit))
+		}
+		if c.DeepFlowOrgID != "" && !orgID.MatchString(c.DeepFlowOrgID) {
+			errs = append(errs, fmt.Errorf("DEEPFLOW_ORG_ID %q: want the organisation's number (1 to 1024)", c.DeepFlowOrgID))
 		}
 		if !deepflowName.MatchString(c.DeepFlowName) {
 			errs = append(errs, fmt.Errorf("DEEPFLOW_NAME %q: want lower-case letters, digits and dashes (at most 63)", c.DeepFlowName))

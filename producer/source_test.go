@@ -21,8 +21,9 @@ import (
 // deepflow/<DEEPFLOW_NAME>.
 func TestTheDeepFlowSourceReadsTheConfiguredQuerierAndWindow(t *testing.T) {
 	t.Parallel()
-	var sqlSeen atomic.Value // string: written by the querier's goroutine
+	var sqlSeen, orgSeen atomic.Value // strings: written by the querier's goroutine
 	querier := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		orgSeen.Store(r.Header.Get("X-Org-Id"))
 		if r.URL.Path != "/v1/query/" || r.FormValue("db") != "flow_metrics" {
 			http.Error(w, `{"OPT_STATUS":"INVALID_POST_DATA","DESCRIPTION":"bad request"}`, http.StatusBadRequest)
 			return
@@ -40,7 +41,7 @@ func TestTheDeepFlowSourceReadsTheConfiguredQuerierAndWindow(t *testing.T) {
 	defer querier.Close()
 
 	cfg := Config{QueueURL: "http://127.0.0.1:9324/123456789012/q", Sources: []string{"deepflow"}, Once: true, DiscoveryTimeout: time.Minute, LogLevel: "info",
-		DeepFlowQuerierURL: querier.URL, DeepFlowWindow: 5 * time.Minute, DeepFlowName: "prod-eks", DeepFlowRowLimit: 10000}
+		DeepFlowQuerierURL: querier.URL, DeepFlowWindow: 5 * time.Minute, DeepFlowName: "prod-eks", DeepFlowRowLimit: 10000, DeepFlowOrgID: "3"}
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
@@ -56,6 +57,9 @@ func TestTheDeepFlowSourceReadsTheConfiguredQuerierAndWindow(t *testing.T) {
 	if b.Source != "deepflow" || b.Snapshot == nil || b.Snapshot.Scope != "deepflow/prod-eks" || !b.ObservedAt.Equal(observed) {
 		t.Fatalf("snapshot %s %+v observed %v", b.Source, b.Snapshot, b.ObservedAt)
 	}
+	if orgSeen.Load() != "3" {
+		t.Errorf("X-Org-Id %q; want DEEPFLOW_ORG_ID's 3", orgSeen.Load())
+	}
 	if want := "time >= 1795255200 AND time < 1795255500"; !strings.Contains(sqlSeen.Load().(string), want) {
 		t.Fatalf("query %q does not read the 5 minutes before the run (%s)", sqlSeen.Load(), want)
 	}
@@ -70,9 +74,9 @@ func TestTheDeepFlowSourceReadsTheConfiguredQuerierAndWindow(t *testing.T) {
 func TestTheDeepFlowSettingsAreChecked(t *testing.T) {
 	t.Parallel()
 	cfg := Config{QueueURL: "http://127.0.0.1:9324/123456789012/q", Sources: []string{"deepflow"}, Once: true, DiscoveryTimeout: time.Minute, LogLevel: "info",
-		DeepFlowWindow: 0, DeepFlowName: "Prod EKS", DeepFlowRowLimit: 0}
+		DeepFlowWindow: 0, DeepFlowName: "Prod EKS", DeepFlowRowLimit: 0, DeepFlowOrgID: "0"}
 	err := cfg.Validate()
-	for _, want := range []string{"DEEPFLOW_QUERIER_URL", "DEEPFLOW_WINDOW", "DEEPFLOW_NAME", "DEEPFLOW_ROW_LIMIT"} {
+	for _, want := range []string{"DEEPFLOW_QUERIER_URL", "DEEPFLOW_WINDOW", "DEEPFLOW_NAME", "DEEPFLOW_ROW_LIMIT", "DEEPFLOW_ORG_ID"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("Validate() = %v; want it to name %s", err, want)
 		}

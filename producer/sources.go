@@ -27,7 +27,7 @@ func newSource(cfg Config, name string, awsCfg aws.Config) discoverFunc {
 	switch name {
 	case "deepflow":
 		src := &deepflow.Source{
-			Client: &deepflow.Client{URL: cfg.DeepFlowQuerierURL, HTTP: &http.Client{Timeout: cfg.DiscoveryTimeout}},
+			Client: &deepflow.Client{URL: cfg.DeepFlowQuerierURL, HTTP: &http.Client{Timeout: cfg.DiscoveryTimeout}, OrgID: cfg.DeepFlowOrgID},
 			Name:   cfg.DeepFlowName,
 			Window: cfg.DeepFlowWindow,
 			// A page of PageSize+1 rows must fit under the querier's

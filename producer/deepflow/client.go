@@ -33,6 +33,9 @@ type Client struct {
 	HTTP *http.Client
 	// MaxResponseBytes bounds a response body; 0 means DefaultMaxResponseBytes.
 	MaxResponseBytes int64
+	// OrgID is the DeepFlow organisation queried, sent as the X-Org-Id
+	// header; empty sends none, which the querier takes as organisation 1.
+	OrgID string
 }
 
 // Result is the "result" of a querier response. Values hold json.Number for
@@ -99,6 +102,9 @@ func (c *Client) Query(ctx context.Context, db, precision, sql string) (*Result,
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("Accept", "application/json")
+	if c.OrgID != "" {
+		req.Header.Set("X-Org-Id", c.OrgID)
+	}
 	hc := c.HTTP
 	if hc == nil {
 		hc = http.DefaultClient
