@@ -8,6 +8,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 
+	"github.com/graphfleet/graphfleet/producer/awsresources"
 	"github.com/graphfleet/graphfleet/producer/deepflow"
 	"github.com/graphfleet/graphfleet/producer/demo"
 	"github.com/graphfleet/graphfleet/shared/edgebatch"
@@ -45,7 +46,9 @@ func newSource(cfg Config, name string, awsCfg aws.Config) discoverFunc {
 			}
 			return []*edgebatch.Batch{b}, nil
 		}
-	case "aws", "cloudformation":
+	case "aws":
+		return awsresources.New(awsCfg, regions(cfg, awsCfg)).Discover
+	case "cloudformation":
 		return func(context.Context, time.Time) ([]*edgebatch.Batch, error) {
 			return nil, fmt.Errorf("SOURCE=%s is not wired in yet", name)
 		}
