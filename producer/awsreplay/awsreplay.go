@@ -11,7 +11,7 @@
 //	  {"service": "ec2", "op": "DescribeSubnets", "match": {"NextToken": ""}, "body": "ec2/DescribeSubnets-1.xml"},
 //	  {"service": "ec2", "op": "DescribeSubnets", "match": {"NextToken": "p2"}, "body": "ec2/DescribeSubnets-2.xml"},
 //	  {"service": "sqs", "op": "ListQueues", "times": 1, "status": 400, "body": "sqs/throttled.json"},
-//	  {"service": "lambda", "op": "GET /2015-03-31/functions/", "body": "lambda/ListFunctions.json"}
+//	  {"service": "lambda", "op": "GET /2015-03-31/functions", "body": "lambda/ListFunctions.json"}
 //	]
 //
 // A request is answered by the first entry that matches it and is not used
@@ -30,8 +30,8 @@
 //
 // An entry's response has status (200 by default), headers, and the body
 // file. The Content-Type defaults from the body's extension: .xml is
-// text/xml, .json is application/x-amz-json-1.1 for JSON protocols and
-// application/json for REST ones. A request no entry answers fails the call
+// text/xml, .json is the request's own (application/x-amz-json-1.0 or 1.1)
+// for JSON protocols and application/json for REST ones. A request no entry answers fails the call
 // with an error naming it, and is listed by Unmatched.
 package awsreplay
 
@@ -154,14 +154,14 @@ func (r *Replayer) Do(req *http.Request) (*http.Response, error) {
 			continue
 		}
 		e.used++
-		return e.response(req, protocol), nil
+		return e.response(req, protocol, req.Header.Get("Content-Type")), nil
 	}
 	what := fmt.Sprintf("%s %s (region %q) %v", service, op, region, params)
 	r.unmatched = append(r.unmatched, what)
 	return nil, fmt.Errorf("awsreplay: no recording answers %s", what)
 }
 
-func (e *Entry) response(req *http.Request, protocol string) *http.Response {
+func (e *Entry) response(req *http.Request, protocol, requestType string) *http.Response {
 	status := e.Status
 	if status == 0 {
 		status = http.StatusOK
@@ -171,7 +171,7 @@ func (e *Entry) response(req *http.Request, protocol string) *http.Response {
 	case strings.HasSuffix(e.Body, ".xml"):
 		h.Set("Content-Type", "text/xml")
 	case strings.HasSuffix(e.Body, ".json") && protocol == "json":
-		h.Set("Content-Type", "application/x-amz-json-1.1")
+		h.Set("Content-Type", requestType)
 	case strings.HasSuffix(e.Body, ".json"):
 		h.Set("Content-Type", "application/json")
 	}
