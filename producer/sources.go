@@ -2,13 +2,13 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"net/http"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/graphfleet/graphfleet/producer/awsresources"
+	"github.com/graphfleet/graphfleet/producer/cloudformation"
 	"github.com/graphfleet/graphfleet/producer/deepflow"
 	"github.com/graphfleet/graphfleet/producer/demo"
 	"github.com/graphfleet/graphfleet/shared/edgebatch"
@@ -49,9 +49,7 @@ func newSource(cfg Config, name string, awsCfg aws.Config) discoverFunc {
 	case "aws":
 		return awsresources.New(awsCfg, regions(cfg, awsCfg)).Discover
 	case "cloudformation":
-		return func(context.Context, time.Time) ([]*edgebatch.Batch, error) {
-			return nil, fmt.Errorf("SOURCE=%s is not wired in yet", name)
-		}
+		return cloudformation.New(awsCfg, regions(cfg, awsCfg)).Discover
 	default:
 		src := demo.New(cfg.DemoScale, 1)
 		return func(_ context.Context, observed time.Time) ([]*edgebatch.Batch, error) {

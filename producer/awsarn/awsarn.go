@@ -8,6 +8,7 @@ package awsarn
 import (
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 )
 
@@ -129,12 +130,14 @@ func Derivable(cfnType string) bool {
 	return ok
 }
 
-// DerivableTypes lists the CloudFormation types FromPhysicalID knows.
+// DerivableTypes lists the CloudFormation types FromPhysicalID knows, sorted,
+// so that a listing of them (a package doc, a test) is stable.
 func DerivableTypes() []string {
 	out := make([]string, 0, len(derive))
 	for t := range derive {
 		out = append(out, t)
 	}
+	slices.Sort(out)
 	return out
 }
 

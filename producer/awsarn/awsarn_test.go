@@ -1,6 +1,9 @@
 package awsarn
 
-import "testing"
+import (
+	"slices"
+	"testing"
+)
 
 func TestFromPhysicalIDAndTypeOfAgree(t *testing.T) {
 	t.Parallel()
@@ -60,5 +63,21 @@ func TestPartitions(t *testing.T) {
 	}
 	if got := NewAccount("1", "us-gov-west-1").RoleARN("/service-role/", "r"); got != "arn:aws-us-gov:iam::1:role/service-role/r" {
 		t.Errorf("got %s", got)
+	}
+}
+
+func TestDerivableTypesIsSortedAndComplete(t *testing.T) {
+	t.Parallel()
+	types := DerivableTypes()
+	if !slices.IsSorted(types) {
+		t.Errorf("not sorted: %q", types)
+	}
+	for _, typ := range types {
+		if !Derivable(typ) {
+			t.Errorf("%s listed but not Derivable", typ)
+		}
+	}
+	if len(types) != len(derive) {
+		t.Errorf("%d types listed; FromPhysicalID knows %d", len(types), len(derive))
 	}
 }
