@@ -166,3 +166,42 @@ func TestTheAWSAndCloudFormationSourcesMeetOnOneVertexPerResource(t *testing.T) 
 		}
 	})
 }
+
+// A region denied one resource type sends the other region's snapshot, and
+// --once still fails: the summary shows the sealed snapshot and names the
+// failed region, type and code on one line.
+func TestRunOnceSendsTheRegionsThatWorkedAndFailsForTheRest(t *testing.T) {
+	t.Parallel()
+	st := startStack(t)
+	r, err := awsreplay.Load("awsresources/testdata/denied")
+	if err != nil {
+		t.Fatal(err)
+	}
+	log, _ := testLog()
+	cfg := Config{QueueURL: st.Queues.Ingest, Sources: []string{"aws"}, Once: true, DiscoveryTimeout: time.Minute,
+		AWSRegions: []string{"us-east-1", "eu-west-1"}, LogLevel: "info"}
+	var summary bytes.Buffer
+	err = runWith(context.Background(), cfg, r.Config("us-east-1"), st.Client, &summary, log)
+	if err == nil || !strings.Contains(err.Error(), "eu-west-1") {
+		t.Fatalf("err = %v; want the run failed, naming eu-west-1", err)
+	}
+	out := summary.String()
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 4 || !strings.Contains(lines[1], "aws/123456789012/us-east-1") || !strings.Contains(lines[1], "sealed") ||
+		!strings.Contains(lines[2], "FAILED") || !strings.Contains(lines[2], "AWS::DynamoDB::Table") || !strings.Contains(lines[2], "AccessDenied") ||
+		!strings.HasPrefix(lines[3], "total: 1 of 1 snapshot(s) sealed") {
+		t.Fatalf("summary:\n%s", out)
+	}
+	var seals int
+	for _, b := range applyQueue(t, st) {
+		if b.Seal != nil {
+			seals++
+			if b.Snapshot.Scope != "aws/123456789012/us-east-1" {
+				t.Errorf("sealed %s", b.Snapshot.Scope)
+			}
+		}
+	}
+	if seals != 1 {
+		t.Fatalf("%d seals; want us-east-1's alone", seals)
+	}
+}

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"strings"
 	"text/tabwriter"
 	"time"
 )
@@ -18,7 +19,7 @@ func printSummary(w io.Writer, reports []runReport, took time.Duration) error {
 		for _, s := range r.Snapshots {
 			result := "sealed"
 			if s.Err != nil {
-				result = "NOT SEALED: " + s.Err.Error()
+				result = "NOT SEALED: " + oneLine(s.Err)
 			} else {
 				sealed++
 			}
@@ -32,7 +33,7 @@ func printSummary(w io.Writer, reports []runReport, took time.Duration) error {
 				s.Report.Batches, s.Report.Sent.Messages, s.Report.Sent.Bytes, s.Took.Round(time.Millisecond), result)
 		}
 		if r.Err != nil && !onlySnapshotErrors(r) {
-			fmt.Fprintf(tw, "%s\t-\t\t\t\t\t\t%s\tFAILED: %v\n", r.Source, r.Took.Round(time.Millisecond), r.Err)
+			fmt.Fprintf(tw, "%s\t-\t\t\t\t\t\t%s\tFAILED: %s\n", r.Source, r.Took.Round(time.Millisecond), oneLine(r.Err))
 		}
 	}
 	if err := tw.Flush(); err != nil {
@@ -57,4 +58,9 @@ func onlySnapshotErrors(r runReport) bool {
 	}
 	joined, ok := r.Err.(interface{ Unwrap() []error })
 	return ok && len(joined.Unwrap()) == n
+}
+
+// oneLine is err on one line: errors.Join puts each error on its own.
+func oneLine(err error) string {
+	return strings.ReplaceAll(err.Error(), "\n", "; ")
 }
