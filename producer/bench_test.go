@@ -19,7 +19,9 @@ import (
 // row limit of 10,000, so 100k rows take 21 pages of 5,000) until the
 // snapshot is sealed on the SQS emulator. One op is one run. It reports the
 // querier's rows, the calls edges, the messages (seal included) and bytes
-// sent, and those per edge.
+// sent, and those per edge, and how the time splits between reading the
+// querier (paging, mapping rows) and sending (split, encode, SendMessageBatch
+// until the seal is accepted).
 //
 //	go test -run '^$' -bench DeepFlowToQueue -benchtime 3x ./producer/
 //
@@ -44,6 +46,7 @@ func BenchmarkDeepFlowToQueue(b *testing.B) {
 			log := slog.New(slog.DiscardHandler)
 
 			var edges, messages, bytes int
+			var discover, send time.Duration
 			for i := 0; b.Loop(); i++ {
 				b.StopTimer()
 				queues, err := sqslocal.CreateQueuesWithOptions(context.Background(), client, fmt.Sprintf("bench%d-%d", rows, i), sqslocal.QueueOptions{})
@@ -62,11 +65,15 @@ func BenchmarkDeepFlowToQueue(b *testing.B) {
 				}
 				s := rep.Snapshots[0]
 				edges, messages, bytes = s.Edges, s.Report.Sent.Messages, s.Report.Sent.Bytes
+				discover += rep.Took - s.Took
+				send += s.Took
 				for _, u := range []string{queues.Ingest, queues.DLQ, queues.Replay} {
 					_, _ = client.DeleteQueue(context.Background(), &sqs.DeleteQueueInput{QueueUrl: aws.String(u)})
 				}
 				b.StartTimer()
 			}
+			b.ReportMetric(float64(discover.Milliseconds())/float64(b.N), "ms-querying")
+			b.ReportMetric(float64(send.Milliseconds())/float64(b.N), "ms-sending")
 			b.ReportMetric(float64(q.Rows(0)), "rows")
 			b.ReportMetric(float64(edges), "edges")
 			b.ReportMetric(float64(messages), "messages")
