@@ -77,7 +77,7 @@
 // # Calls
 //
 // Every list call goes through the SDK's paginator (EventBridge has none:
-// NextToken is followed by hand). Up to DefaultConcurrency resource types of
+// NextToken is followed by hand). Up to awsapi.DefaultConcurrency resource types of
 // a region are listed at once; regions run one after another. Throttling
 // is retried by the SDK's adaptive retry mode.
 //

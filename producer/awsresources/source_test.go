@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/graphfleet/graphfleet/producer/awsapi"
 	"github.com/graphfleet/graphfleet/producer/awsreplay"
 	"github.com/graphfleet/graphfleet/shared/edgebatch"
 )
@@ -80,8 +81,8 @@ func replay(t *testing.T, dir string, regions ...string) (*awsreplay.Replayer, [
 	}
 	var logs syncBuffer
 	src := New(r.Config(regions[0]), regions,
-		WithMaxBackoff(time.Millisecond),
-		WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
+		awsapi.WithMaxBackoff(time.Millisecond),
+		awsapi.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
 	batches, err := src.Discover(context.Background(), observed)
 	if u := r.Unmatched(); len(u) > 0 {
 		t.Errorf("requests the recording does not answer:\n%s", strings.Join(u, "\n"))

@@ -7,7 +7,7 @@
 //
 // sts:GetCallerIdentity (the account id), then cloudformation:DescribeStacks
 // (every page; stacks in DELETE_COMPLETE are left out), then for each stack,
-// at most DefaultConcurrency at once: ListStackResources (every page) and,
+// at most awsapi.DefaultConcurrency at once: ListStackResources (every page) and,
 // when the stack has a resource, GetTemplate with TemplateStage Processed
 // (after transforms such as SAM). Last ListExports (every page) and
 // ListImports for each export. ListImports' ValidationError "Export '<name>'

@@ -8,23 +8,17 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	cfn "github.com/aws/aws-sdk-go-v2/service/cloudformation"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go"
 
+	"github.com/graphfleet/graphfleet/producer/awsapi"
 	"github.com/graphfleet/graphfleet/producer/awsarn"
 	"github.com/graphfleet/graphfleet/shared/edgebatch"
 )
 
 // SourceName is the batches' source.
 const SourceName = "cloudformation"
-
-// DefaultConcurrency is how many per-stack and per-export calls of one region
-// run at once: enough to overlap latency, few enough to stay far below
-// CloudFormation's rate limits, which are per account and region and shared
-// with every deployment tool in the account.
-const DefaultConcurrency = 4
 
 // Source discovers the CloudFormation stacks of one account in a set of
 // regions.
@@ -34,26 +28,6 @@ type Source struct {
 	log         *slog.Logger // nil means slog.Default()
 	concurrency int
 }
-
-// Option configures a Source.
-type Option func(*options)
-
-type options struct {
-	log         *slog.Logger
-	maxBackoff  time.Duration
-	concurrency int
-}
-
-// WithLogger logs to l instead of slog.Default().
-func WithLogger(l *slog.Logger) Option { return func(o *options) { o.log = l } }
-
-// WithMaxBackoff bounds the retryer's wait between attempts (20s by
-// default); tests shorten it.
-func WithMaxBackoff(d time.Duration) Option { return func(o *options) { o.maxBackoff = d } }
-
-// WithConcurrency sets how many per-stack and per-export calls of one region
-// run at once (DefaultConcurrency when n < 1).
-func WithConcurrency(n int) Option { return func(o *options) { o.concurrency = n } }
 
 // clients are one region's API clients. They live as long as the Source so
 // that each one's adaptive retryer remembers throttling from run to run.
@@ -68,25 +42,11 @@ type clients struct {
 // the SDK's adaptive mode, which after a throttle also slows the client's
 // later calls down instead of only backing off the one that failed: a full
 // scan makes many calls in a burst.
-func New(cfg aws.Config, regions []string, opts ...Option) *Source {
-	o := options{concurrency: DefaultConcurrency}
-	for _, opt := range opts {
-		opt(&o)
-	}
-	if o.concurrency < 1 {
-		o.concurrency = DefaultConcurrency
-	}
-	s := &Source{regions: regions, clients: map[string]*clients{}, log: o.log, concurrency: o.concurrency}
+func New(cfg aws.Config, regions []string, opts ...awsapi.Option) *Source {
+	o := awsapi.Resolve(opts)
+	s := &Source{regions: regions, clients: map[string]*clients{}, log: o.Log, concurrency: o.Concurrency}
 	for _, region := range regions {
-		c := cfg.Copy()
-		c.Region = region
-		c.Retryer = func() aws.Retryer {
-			return retry.NewAdaptiveMode(func(ao *retry.AdaptiveModeOptions) {
-				if o.maxBackoff > 0 {
-					ao.StandardOptions = append(ao.StandardOptions, func(so *retry.StandardOptions) { so.MaxBackoff = o.maxBackoff })
-				}
-			})
-		}
+		c := awsapi.RegionConfig(cfg, region, o)
 		s.clients[region] = &clients{region: region, sts: sts.NewFromConfig(c), cfn: cfn.NewFromConfig(c)}
 	}
 	return s

@@ -12,6 +12,7 @@ import (
 
 	"github.com/aws/smithy-go"
 
+	"github.com/graphfleet/graphfleet/producer/awsapi"
 	"github.com/graphfleet/graphfleet/producer/awsarn"
 	"github.com/graphfleet/graphfleet/producer/awsreplay"
 	"github.com/graphfleet/graphfleet/shared/edgebatch"
@@ -33,7 +34,7 @@ func replay(t *testing.T, dir string) (*awsreplay.Replayer, *Source) {
 		t.Fatal(err)
 	}
 	s := New(r.Config("us-east-1"), []string{"us-east-1"},
-		WithMaxBackoff(time.Millisecond), WithLogger(slog.New(slog.DiscardHandler)))
+		awsapi.WithMaxBackoff(time.Millisecond), awsapi.WithLogger(slog.New(slog.DiscardHandler)))
 	return r, s
 }
 
