@@ -71,12 +71,26 @@ func (h *handler) handle(ctx context.Context, m *consume.Message) (err error) {
 		attribute.Int("graphfleet.neptune.requests", res.Requests),
 		attribute.Int("graphfleet.neptune.attempts", res.Attempts),
 		attribute.Int("graphfleet.records", res.Records),
+		attribute.Int("graphfleet.stale_vertices", res.StaleVertices),
+		attribute.Int("graphfleet.stale_edges", res.StaleEdges),
 	)
 	if err != nil {
 		return whoseFault(err)
 	}
+	if res.StaleVertices+res.StaleEdges > 0 {
+		// Not an error: a late or replayed batch; newer observations win.
+		h.log.InfoContext(ctx, "batch older than what the graph holds; its elements left as they are", "message_id", m.ID,
+			"snapshot", snapshotID(b), "observed_at", b.ObservedAt, "stale_vertices", res.StaleVertices, "stale_edges", res.StaleEdges)
+	}
 	h.log.DebugContext(ctx, "batch written", "message_id", m.ID, "vertices", res.Vertices, "edges", res.Edges, "requests", res.Requests)
 	return nil
+}
+
+func snapshotID(b *edgebatch.Batch) string {
+	if b.Snapshot == nil {
+		return ""
+	}
+	return b.Snapshot.ID
 }
 
 // whoseFault turns a failed write into the outcome the consumer acts on. Only

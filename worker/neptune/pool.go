@@ -96,7 +96,7 @@ func (p *generation) close() {
 // run sends one traversal and waits for its whole answer. ToList, not Next:
 // gremlin-go's Next() drops the server's error message, and that message is
 // Neptune's error document.
-func (p *generation) run(build func(*gremlingo.GraphTraversalSource) *gremlingo.GraphTraversal) (err error) {
+func (p *generation) run(build func(*gremlingo.GraphTraversalSource) *gremlingo.GraphTraversal, sink func([]*gremlingo.Result)) (err error) {
 	// gremlin-go v3.7.4 can panic ("send on closed channel") when a request
 	// is written to a connection that has just failed: the pool still sees
 	// it as established while its transport is closed. That is a lost
@@ -107,7 +107,10 @@ func (p *generation) run(build func(*gremlingo.GraphTraversalSource) *gremlingo.
 			err = fmt.Errorf("%w: gremlin-go panicked writing to a failed connection: %v", errConnectionLost, r)
 		}
 	}()
-	_, err = build(p.g).ToList()
+	results, err := build(p.g).ToList()
+	if err == nil && sink != nil {
+		sink(results)
+	}
 	return err
 }
 

@@ -76,12 +76,14 @@ type Config struct {
 	DriverLogInterval time.Duration
 	// Logger; slog.Default() when nil.
 	Logger *slog.Logger
-	// Now is the clock for first_seen/last_seen; time.Now when nil.
-	Now func() time.Time
 }
 
 // MaxSteps is Neptune's limit on steps in one request.
 const MaxSteps = 1500
+
+// MaxRecordsPerRequest bounds NEPTUNE_RECORDS_PER_REQUEST: each record is
+// about one step of the request, and each element adds a few more.
+const MaxRecordsPerRequest = 1000
 
 func (c *Config) setDefaults() {
 	if c.Writers <= 0 {
@@ -111,9 +113,6 @@ func (c *Config) setDefaults() {
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
-	if c.Now == nil {
-		c.Now = time.Now
-	}
 }
 
 // ErrConfig is wrapped by configuration errors: retrying cannot fix them.
@@ -141,9 +140,9 @@ func (c Config) Validate() error {
 	if c.IAMAuth && c.Region == "" {
 		errs = append(errs, errors.New("IAM auth needs a region (AWS_REGION)"))
 	}
-	if c.RecordsPerRequest > 0 && c.RecordsPerRequest*stepsPerElement > MaxSteps*7 {
-		// Each element carries at least 7 records, so this keeps steps under the cap.
-		errs = append(errs, fmt.Errorf("records per request %d is too large", c.RecordsPerRequest))
+	if c.RecordsPerRequest > MaxRecordsPerRequest {
+		// Each record is about one step, and Neptune's cap is MaxSteps.
+		errs = append(errs, fmt.Errorf("records per request %d is too large; at most %d", c.RecordsPerRequest, MaxRecordsPerRequest))
 	}
 	if len(errs) > 0 {
 		return fmt.Errorf("%w: %w", ErrConfig, errors.Join(errs...))
@@ -298,7 +297,7 @@ const probeID = "graphfleet:probe"
 func (w *Writer) Probe(ctx context.Context) error {
 	return w.try(ctx, "neptune.probe", 1, 0, 0, func(g *gremlingo.GraphTraversalSource) *gremlingo.GraphTraversal {
 		return g.V(probeID).Count()
-	})
+	}, nil)
 }
 
 // Result tells what writing one batch took.
@@ -308,6 +307,10 @@ type Result struct {
 	Records  int
 	Vertices int
 	Edges    int
+	// StaleVertices and StaleEdges are elements of the batch that a newer
+	// observation had already written: left as they were (see stamp.guard).
+	StaleVertices int
+	StaleEdges    int
 }
 
 // Write applies one batch: its vertices, then its edges, each in chunks of
@@ -316,30 +319,40 @@ type Result struct {
 // chunk is still running. A batch that fails part-way may be written again in
 // full: every upsert is idempotent.
 func (w *Writer) Write(ctx context.Context, b *edgebatch.Batch) (Result, error) {
-	st := stamp{source: b.Source, nowMs: w.cfg.Now().UnixMilli(), snapshot: b.Snapshot}
+	st := stamp{source: b.Source, observedMs: b.ObservedAt.UnixMilli(), snapshot: b.Snapshot}
 	var res Result
 	vchunks := chunk(st, b.Vertices, func(v edgebatch.Vertex) map[string]any { return v.Props }, w.cfg.RecordsPerRequest)
 	echunks := chunk(st, b.Edges, func(e edgebatch.Edge) map[string]any { return e.Props }, w.cfg.RecordsPerRequest)
 
 	// Vertices first: mergeE refuses an edge whose endpoints do not exist.
-	// Each request ends with id(): Neptune's guidance, so whole elements are
-	// not serialised back. The chain of upserts yields one traverser.
+	// Each request starts by counting its elements that a newer observation
+	// already wrote (the upserts leave those alone, see stamp.guard) and
+	// ends by returning that count: Neptune's guidance is to return little,
+	// not whole elements.
 	if err := runChunks(ctx, w, vchunks, &res, func(g *gremlingo.GraphTraversalSource, c []edgebatch.Vertex) *gremlingo.GraphTraversal {
-		var t *gremlingo.GraphTraversal
-		for _, v := range c {
-			t = st.appendVertex(g, t, v)
+		ids := make([]any, len(c))
+		for i, v := range c {
+			ids[i] = v.ID
 		}
-		return t.Id()
-	}, func(r *Result, n int) { r.Vertices += n }); err != nil {
+		t := st.countNewer(g.V(ids...))
+		for _, v := range c {
+			t = st.appendVertex(t, v)
+		}
+		return t.Select(staleLabel)
+	}, func(r *Result, n, stale int) { r.Vertices += n; r.StaleVertices += stale }); err != nil {
 		return res, err
 	}
 	err := runChunks(ctx, w, echunks, &res, func(g *gremlingo.GraphTraversalSource, c []edgebatch.Edge) *gremlingo.GraphTraversal {
-		var t *gremlingo.GraphTraversal
-		for _, e := range c {
-			t = st.appendEdge(g, t, e)
+		ids := make([]any, len(c))
+		for i, e := range c {
+			ids[i] = e.ID
 		}
-		return t.Id()
-	}, func(r *Result, n int) { r.Edges += n })
+		t := st.countNewer(g.E(ids...))
+		for _, e := range c {
+			t = st.appendEdge(t, e)
+		}
+		return t.Select(staleLabel)
+	}, func(r *Result, n, stale int) { r.Edges += n; r.StaleEdges += stale })
 	return res, err
 }
 
@@ -347,6 +360,7 @@ func (w *Writer) Write(ctx context.Context, b *edgebatch.Batch) (Result, error) 
 type chunked[T any] struct {
 	items   []T
 	records int
+	steps   int
 }
 
 // chunk cuts elements into requests of at most budget records (an element
@@ -356,13 +370,15 @@ func chunk[T any](st stamp, items []T, props func(T) map[string]any, budget int)
 	var cur chunked[T]
 	for _, it := range items {
 		r := st.records(props(it))
-		full := cur.records+r > budget || (len(cur.items)+1)*stepsPerElement+1 > MaxSteps
+		s := st.steps(props(it))
+		full := cur.records+r > budget || cur.steps+s+requestSteps > MaxSteps
 		if len(cur.items) > 0 && full {
 			out = append(out, cur)
 			cur = chunked[T]{}
 		}
 		cur.items = append(cur.items, it)
 		cur.records += r
+		cur.steps += s
 	}
 	if len(cur.items) > 0 {
 		out = append(out, cur)
@@ -371,20 +387,21 @@ func chunk[T any](st stamp, items []T, props func(T) map[string]any, budget int)
 }
 
 func runChunks[T any](ctx context.Context, w *Writer, chunks []chunked[T], res *Result,
-	build func(*gremlingo.GraphTraversalSource, []T) *gremlingo.GraphTraversal, count func(*Result, int)) error {
+	build func(*gremlingo.GraphTraversalSource, []T) *gremlingo.GraphTraversal, count func(r *Result, written, stale int)) error {
 	if len(chunks) == 0 {
 		return nil
 	}
 	type done struct {
-		attempts, records, n int
+		attempts, records, n, stale int
 	}
 	p := pool.NewWithResults[done]().WithErrors().WithContext(ctx).WithCancelOnError().WithFirstError()
 	for _, c := range chunks {
 		p.Go(func(ctx context.Context) (done, error) {
+			var stale atomic.Int64
 			attempts, err := w.send(ctx, len(c.items), c.records, func(g *gremlingo.GraphTraversalSource) *gremlingo.GraphTraversal {
 				return build(g, c.items)
-			})
-			return done{attempts, c.records, len(c.items)}, err
+			}, func(rs []*gremlingo.Result) { stale.Store(staleCount(rs)) })
+			return done{attempts, c.records, len(c.items), int(stale.Load())}, err
 		})
 	}
 	results, err := p.Wait()
@@ -392,14 +409,14 @@ func runChunks[T any](ctx context.Context, w *Writer, chunks []chunked[T], res *
 		res.Requests++
 		res.Attempts += d.attempts
 		res.Records += d.records
-		count(res, d.n)
+		count(res, d.n, d.stale)
 	}
 	return err
 }
 
 // send runs one request with retries. build makes a fresh traversal per try,
 // on the pool the try uses: a gremlin-go traversal is spent once submitted.
-func (w *Writer) send(ctx context.Context, elements, records int, build func(*gremlingo.GraphTraversalSource) *gremlingo.GraphTraversal) (int, error) {
+func (w *Writer) send(ctx context.Context, elements, records int, build func(*gremlingo.GraphTraversalSource) *gremlingo.GraphTraversal, sink func([]*gremlingo.Result)) (int, error) {
 	var err error
 	for attempt := 1; attempt <= w.cfg.MaxAttempts; attempt++ {
 		if attempt > 1 {
@@ -407,7 +424,7 @@ func (w *Writer) send(ctx context.Context, elements, records int, build func(*gr
 				return attempt - 1, errors.Join(err, serr)
 			}
 		}
-		err = w.try(ctx, "neptune.upsert", attempt, elements, records, build)
+		err = w.try(ctx, "neptune.upsert", attempt, elements, records, build, sink)
 		if err == nil {
 			return attempt, nil
 		}
@@ -420,8 +437,11 @@ func (w *Writer) send(ctx context.Context, elements, records int, build func(*gr
 }
 
 // try sends one request within a writer slot and its own span.
+//
+// sink, when not nil, receives the request's results when it succeeds. It
+// runs on the request's own goroutine, possibly after try gave up waiting.
 func (w *Writer) try(ctx context.Context, name string, attempt, elements, records int,
-	build func(*gremlingo.GraphTraversalSource) *gremlingo.GraphTraversal) (err error) {
+	build func(*gremlingo.GraphTraversalSource) *gremlingo.GraphTraversal, sink func([]*gremlingo.Result)) (err error) {
 	select {
 	case <-w.closing:
 		return ErrClosed
@@ -469,7 +489,7 @@ func (w *Writer) try(ctx context.Context, name string, attempt, elements, record
 	// timed-out caller need not wait for it. It keeps its writer slot, and
 	// its place on its pool, until Neptune answers.
 	answered := make(chan error, 1)
-	go func() { answered <- p.run(build) }()
+	go func() { answered <- p.run(build, sink) }()
 	select {
 	case err := <-answered:
 		p.leave()

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -82,8 +83,7 @@ func vertexByID(d graph.Dump, id string) (graph.DumpVertex, bool) {
 func TestWriteBatch(t *testing.T) {
 	t.Parallel()
 	srv := startStandIn(t, neptunelocal.Options{})
-	clock := time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)
-	w := newWriter(t, neptune.Config{Endpoint: srv.URL(), Now: func() time.Time { return clock }})
+	w := newWriter(t, neptune.Config{Endpoint: srv.URL()})
 	b := petsite()
 	b.Snapshot = &edgebatch.Snapshot{ID: "deepflow/demo/1", Scope: "deepflow/demo"}
 
@@ -116,9 +116,12 @@ func TestWriteBatch(t *testing.T) {
 		if !ok {
 			t.Fatal("petsearch missing")
 		}
+		// first_seen and last_seen are the batch's observation, not the
+		// writer's clock.
+		observed := b.ObservedAt.UnixMilli()
 		want := map[string]any{
 			"name": "petsearch", "namespace": "petsite", neptune.PropSource: "deepflow",
-			neptune.PropFirstSeen: clock.UnixMilli(), neptune.PropLastSeen: clock.UnixMilli(), neptune.PropActive: true,
+			neptune.PropFirstSeen: observed, neptune.PropLastSeen: observed, neptune.PropActive: true,
 			neptune.PropScope: "deepflow/demo", neptune.PropSnapshot: "deepflow/demo/1",
 		}
 		for k, val := range want {
@@ -138,24 +141,49 @@ func TestWriteBatch(t *testing.T) {
 			}
 		}
 	})
-	t.Run("a later write refreshes values in place and keeps first_seen", func(t *testing.T) {
-		clock = clock.Add(time.Hour)
+	t.Run("a later observation refreshes values in place and keeps first_seen", func(t *testing.T) {
 		b2 := petsite()
+		b2.ObservedAt = b.ObservedAt.Add(time.Hour)
 		for i := range b2.Vertices {
 			b2.Vertices[i].Props["namespace"] = "renamed"
 		}
-		if _, err := w.Write(context.Background(), b2); err != nil {
+		res, err := w.Write(context.Background(), b2)
+		if err != nil {
 			t.Fatal(err)
+		}
+		if res.StaleVertices != 0 || res.StaleEdges != 0 {
+			t.Fatalf("%d vertices and %d edges counted stale; none is", res.StaleVertices, res.StaleEdges)
 		}
 		v, _ := vertexByID(srv.Graph().Dump(), edgebatch.ServiceID("petsite", "petsearch"))
 		if got := v.Properties["namespace"]; len(got) != 1 || got[0] != "renamed" {
 			t.Fatalf("namespace = %v; Neptune's set default would keep both, the writer must ask for single", got)
 		}
-		if got := v.Properties[neptune.PropFirstSeen]; len(got) != 1 || got[0] != clock.Add(-time.Hour).UnixMilli() {
+		if got := v.Properties[neptune.PropFirstSeen]; len(got) != 1 || got[0] != b.ObservedAt.UnixMilli() {
 			t.Fatalf("first_seen = %v", got)
 		}
-		if got := v.Properties[neptune.PropLastSeen]; len(got) != 1 || got[0] != clock.UnixMilli() {
+		if got := v.Properties[neptune.PropLastSeen]; len(got) != 1 || got[0] != b2.ObservedAt.UnixMilli() {
 			t.Fatalf("last_seen = %v", got)
+		}
+	})
+	t.Run("an older observation written late changes nothing, and is counted", func(t *testing.T) {
+		before := srv.Graph().Dump()
+		old := petsite()
+		old.ObservedAt = b.ObservedAt.Add(-time.Hour)
+		for i := range old.Vertices {
+			old.Vertices[i].Props["namespace"] = "ancient"
+		}
+		for i := range old.Edges {
+			old.Edges[i].Props["requests"] = int64(1)
+		}
+		res, err := w.Write(context.Background(), old)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.StaleVertices != len(old.Vertices) || res.StaleEdges != len(old.Edges) {
+			t.Fatalf("%d vertices and %d edges counted stale; want all %d and %d", res.StaleVertices, res.StaleEdges, len(old.Vertices), len(old.Edges))
+		}
+		if !reflect.DeepEqual(srv.Graph().Dump(), before) {
+			t.Fatal("an older observation changed the graph")
 		}
 	})
 }

@@ -102,7 +102,10 @@ func (s *Server) Stats() Stats {
 // and the option steps that follow it) counts the distinct keys of its maps
 // once, whether a key is in onCreate, onMatch or both, leaving out T.id and
 // the from/to keys, which name the element rather than write to it; addV and
-// addE count their label, property() one each.
+// addE count their label, property() one each. A sideEffect right after an
+// upsert that sets properties (graphfleet's guarded refresh: the element
+// gets either onCreate or those properties, never both) adds its keys to
+// the upsert's rather than counting again.
 func countRecords(bc *graphbinary.Bytecode) int {
 	n := 0
 	var upsert map[any]struct{} // keys of the upsert being read, nil outside one
@@ -134,6 +137,22 @@ func countRecords(bc *graphbinary.Bytecode) int {
 			if upsert != nil {
 				addKeys(in.Args)
 			}
+		case "sideEffect":
+			if upsert != nil && len(in.Args) == 1 {
+				if nested, ok := in.Args[0].(*graphbinary.Bytecode); ok {
+					for _, st := range nested.Steps {
+						if st.Operator == "property" && len(st.Args) >= 2 {
+							k := st.Args[0]
+							if _, card := k.(graphbinary.Enum); card && len(st.Args) >= 3 {
+								k = st.Args[1]
+							}
+							upsert[k] = struct{}{}
+						}
+					}
+					continue
+				}
+			}
+			flush()
 		case "addV", "addE", "property":
 			flush()
 			n++
