@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"log/slog"
+	"sync/atomic"
 
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
@@ -15,9 +16,46 @@ import (
 	"github.com/graphfleet/graphfleet/worker/neptune"
 )
 
-// batchWriter is the Neptune side as the handler needs it.
+// batchWriter is the Neptune side as the handler needs it: the write, and
+// the snapshot bookkeeping (see neptune/snapshot.go).
 type batchWriter interface {
 	Write(ctx context.Context, b *edgebatch.Batch) (neptune.Result, error)
+	Superseded(ctx context.Context, b *edgebatch.Batch) (bool, error)
+	Record(ctx context.Context, b *edgebatch.Batch) error
+	Settle(ctx context.Context, b *edgebatch.Batch) (bool, neptune.SweepResult, error)
+}
+
+// graphStats are the handler's counters of what the graph's order rules did,
+// for /stats.
+type graphStats struct {
+	Superseded    atomic.Int64 // batches older than their scope's newest complete snapshot, skipped
+	StaleVertices atomic.Int64 // elements a newer observation had written, left as they were
+	StaleEdges    atomic.Int64
+	Sealed        atomic.Int64 // seals recorded
+	Swept         atomic.Int64 // snapshots swept
+	SweptStale    atomic.Int64 // swept snapshots that a newer one had superseded (nothing removed)
+	Deactivated   atomic.Int64 // calls edges marked active=false by sweeps
+	Removed       atomic.Int64 // elements removed by sweeps
+}
+
+// GraphStatus is graphStats as /stats shows it.
+type GraphStatus struct {
+	SupersededBatches int64 `json:"superseded_batches"`
+	StaleVertices     int64 `json:"stale_vertices"`
+	StaleEdges        int64 `json:"stale_edges"`
+	SealsRecorded     int64 `json:"seals_recorded"`
+	SnapshotsSwept    int64 `json:"snapshots_swept"`
+	SweepsSuperseded  int64 `json:"sweeps_superseded"`
+	Deactivated       int64 `json:"sweep_deactivated"`
+	Removed           int64 `json:"sweep_removed"`
+}
+
+func (s *graphStats) status() GraphStatus {
+	return GraphStatus{
+		SupersededBatches: s.Superseded.Load(), StaleVertices: s.StaleVertices.Load(), StaleEdges: s.StaleEdges.Load(),
+		SealsRecorded: s.Sealed.Load(), SnapshotsSwept: s.Swept.Load(), SweepsSuperseded: s.SweptStale.Load(),
+		Deactivated: s.Deactivated.Load(), Removed: s.Removed.Load(),
+	}
 }
 
 // handler is the path of one message: decode (the one codec, the one
@@ -27,6 +65,7 @@ type handler struct {
 	writer batchWriter
 	log    *slog.Logger
 	tracer trace.Tracer
+	stats  graphStats
 }
 
 func newHandler(w batchWriter, log *slog.Logger) *handler {
@@ -60,29 +99,68 @@ func (h *handler) handle(ctx context.Context, m *consume.Message) (err error) {
 		attribute.Int("graphfleet.vertices", len(b.Vertices)),
 		attribute.Int("graphfleet.edges", len(b.Edges)),
 	)
-	if b.Seal != nil {
-		// A seal closes a snapshot; the stale-data sweep it triggers belongs
-		// to the sweeper. Nothing is written for it here.
-		h.log.InfoContext(ctx, "snapshot sealed", "snapshot", b.Snapshot.ID, "batches", b.Seal.Batches)
-		return nil
-	}
-	res, err := h.writer.Write(ctx, b)
-	span.SetAttributes(
-		attribute.Int("graphfleet.neptune.requests", res.Requests),
-		attribute.Int("graphfleet.neptune.attempts", res.Attempts),
-		attribute.Int("graphfleet.records", res.Records),
-		attribute.Int("graphfleet.stale_vertices", res.StaleVertices),
-		attribute.Int("graphfleet.stale_edges", res.StaleEdges),
-	)
+	// A batch older than its scope's newest complete snapshot is dropped
+	// whole: that snapshot's sweep may have removed what it would bring
+	// back. It is deleted from the queue like a written one.
+	superseded, err := h.writer.Superseded(ctx, b)
 	if err != nil {
 		return whoseFault(err)
 	}
-	if res.StaleVertices+res.StaleEdges > 0 {
-		// Not an error: a late or replayed batch; newer observations win.
-		h.log.InfoContext(ctx, "batch older than what the graph holds; its elements left as they are", "message_id", m.ID,
-			"snapshot", snapshotID(b), "observed_at", b.ObservedAt, "stale_vertices", res.StaleVertices, "stale_edges", res.StaleEdges)
+	if superseded {
+		h.stats.Superseded.Add(1)
+		span.SetAttributes(attribute.Bool("graphfleet.superseded", true))
+		h.log.InfoContext(ctx, "batch older than the newest complete snapshot of its scope; skipped", "message_id", m.ID,
+			"snapshot", snapshotID(b), "observed_at", b.ObservedAt)
+		return nil
 	}
-	h.log.DebugContext(ctx, "batch written", "message_id", m.ID, "vertices", res.Vertices, "edges", res.Edges, "requests", res.Requests)
+	if b.Seal == nil {
+		res, err := h.writer.Write(ctx, b)
+		span.SetAttributes(
+			attribute.Int("graphfleet.neptune.requests", res.Requests),
+			attribute.Int("graphfleet.neptune.attempts", res.Attempts),
+			attribute.Int("graphfleet.records", res.Records),
+			attribute.Int("graphfleet.stale_vertices", res.StaleVertices),
+			attribute.Int("graphfleet.stale_edges", res.StaleEdges),
+		)
+		if err != nil {
+			return whoseFault(err)
+		}
+		h.stats.StaleVertices.Add(int64(res.StaleVertices))
+		h.stats.StaleEdges.Add(int64(res.StaleEdges))
+		if res.StaleVertices+res.StaleEdges > 0 {
+			// Not an error: a late or replayed batch; newer observations win.
+			h.log.InfoContext(ctx, "batch older than what the graph holds; its elements left as they are", "message_id", m.ID,
+				"snapshot", snapshotID(b), "observed_at", b.ObservedAt, "stale_vertices", res.StaleVertices, "stale_edges", res.StaleEdges)
+		}
+		h.log.DebugContext(ctx, "batch written", "message_id", m.ID, "vertices", res.Vertices, "edges", res.Edges, "requests", res.Requests)
+	}
+	if b.Snapshot == nil {
+		return nil
+	}
+	// Record the batch (or the seal) in Neptune, then sweep if that made
+	// the snapshot complete: whichever worker completes it sweeps, and a
+	// failure here leaves the message to come back and try again.
+	if err := h.writer.Record(ctx, b); err != nil {
+		return whoseFault(err)
+	}
+	if b.Seal != nil {
+		h.stats.Sealed.Add(1)
+		h.log.InfoContext(ctx, "snapshot sealed", "snapshot", b.Snapshot.ID, "batches", b.Seal.Batches)
+	}
+	swept, sr, err := h.writer.Settle(ctx, b)
+	if err != nil {
+		return whoseFault(err)
+	}
+	if swept {
+		h.stats.Swept.Add(1)
+		if sr.Superseded {
+			h.stats.SweptStale.Add(1)
+		}
+		h.stats.Deactivated.Add(int64(sr.Deactivated))
+		h.stats.Removed.Add(int64(sr.Removed))
+		h.log.InfoContext(ctx, "snapshot complete and swept", "snapshot", b.Snapshot.ID, "scope", b.Snapshot.Scope,
+			"superseded", sr.Superseded, "deactivated", sr.Deactivated, "removed", sr.Removed, "requests", sr.Requests)
+	}
 	return nil
 }
 

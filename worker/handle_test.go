@@ -27,6 +27,14 @@ func (w *recordingWriter) Write(_ context.Context, b *edgebatch.Batch) (neptune.
 	return neptune.Result{Requests: 1}, nil
 }
 
+func (w *recordingWriter) Superseded(context.Context, *edgebatch.Batch) (bool, error) {
+	return false, nil
+}
+func (w *recordingWriter) Record(context.Context, *edgebatch.Batch) error { return nil }
+func (w *recordingWriter) Settle(context.Context, *edgebatch.Batch) (bool, neptune.SweepResult, error) {
+	return false, neptune.SweepResult{}, nil
+}
+
 func newTestHandler() (*handler, *recordingWriter, *tracetest.SpanRecorder) {
 	rec := tracetest.NewSpanRecorder()
 	w := &recordingWriter{}

@@ -181,7 +181,7 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
-	health, err := serveHealth(cfg.HealthAddr, consumer, log)
+	health, err := serveHealth(cfg.HealthAddr, consumer, h.stats.status, log)
 	if err != nil {
 		return err
 	}
@@ -198,12 +198,12 @@ type healthServer struct {
 	Addr string
 }
 
-func serveHealth(addr string, c *consume.Consumer, log *slog.Logger) (*healthServer, error) {
+func serveHealth(addr string, c *consume.Consumer, graph func() GraphStatus, log *slog.Logger) (*healthServer, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("HEALTH_ADDR: %w", err)
 	}
-	srv := &http.Server{Handler: healthMux(c), ReadHeaderTimeout: 5 * time.Second}
+	srv := &http.Server{Handler: healthMux(c, graph), ReadHeaderTimeout: 5 * time.Second}
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Error("health server stopped", "err", err)
@@ -212,7 +212,14 @@ func serveHealth(addr string, c *consume.Consumer, log *slog.Logger) (*healthSer
 	return &healthServer{Server: srv, Addr: ln.Addr().String()}, nil
 }
 
-func healthMux(c *consume.Consumer) *http.ServeMux {
+// stats is /stats: the consumer's counters and, under "graph", what the
+// order rules and sweeps did.
+type stats struct {
+	consume.Status
+	Graph GraphStatus `json:"graph"`
+}
+
+func healthMux(c *consume.Consumer, graph func() GraphStatus) *http.ServeMux {
 	mux := http.NewServeMux()
 	answer := func(w http.ResponseWriter, ok bool, why string) {
 		if !ok {
@@ -231,7 +238,7 @@ func healthMux(c *consume.Consumer) *http.ServeMux {
 	})
 	mux.HandleFunc("/stats", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(c.Status())
+		_ = json.NewEncoder(w).Encode(stats{Status: c.Status(), Graph: graph()})
 	})
 	return mux
 }

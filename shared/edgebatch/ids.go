@@ -43,6 +43,10 @@ const (
 	TargetsLabel = "targets"
 )
 
+// ReservedIDPrefix starts the ids of the writer's own vertices (snapshot
+// progress, the probe); no batch may use it, so bookkeeping never meets data.
+const ReservedIDPrefix = "graphfleet:"
+
 // hashedMarker separates an edge label from the digest in a hashed edge id.
 const hashedMarker = ":sha256:"
 

@@ -322,6 +322,8 @@ func idProblem(id string) string {
 		return fmt.Sprintf("is %d bytes; at most %d", len(id), MaxIDBytes)
 	case !utf8.ValidString(id):
 		return quote(truncateID(id)) + " is not valid UTF-8"
+	case strings.HasPrefix(id, ReservedIDPrefix):
+		return quote(truncateID(id)) + " starts with " + quote(ReservedIDPrefix) + ", which the writer reserves for its own bookkeeping"
 	}
 	return ""
 }

@@ -222,6 +222,11 @@ func TestValidate(t *testing.T) {
 			b.Edges = append(b.Edges, e)
 		}, []string{"edges[1].id"}},
 		{"a time.Time value is refused", setProp("t", testTime), []string{`vertices[0].props["t"]`}},
+		{"a vertex id in the writer's reserved graphfleet: namespace is refused", func(b *Batch) {
+			b.Vertices = b.Vertices[:1]
+			b.Edges = nil
+			b.Vertices[0].ID = "graphfleet:scope:aws/1/us-east-1"
+		}, []string{"vertices[0].id"}},
 		{"a string that is not UTF-8 is refused", setProp("s", "\xc3"), []string{`vertices[0].props["s"]`}},
 		{"a string over 64 KiB is refused", setProp("s", strings.Repeat("x", MaxStringBytes+1)), []string{`vertices[0].props["s"]`}},
 		{"an upper-case key is refused", setProp("Name", "x"), []string{`vertices[0].props["Name"]`}},

@@ -398,7 +398,7 @@ func runChunks[T any](ctx context.Context, w *Writer, chunks []chunked[T], res *
 	for _, c := range chunks {
 		p.Go(func(ctx context.Context) (done, error) {
 			var stale atomic.Int64
-			attempts, err := w.send(ctx, len(c.items), c.records, func(g *gremlingo.GraphTraversalSource) *gremlingo.GraphTraversal {
+			attempts, err := w.send(ctx, "neptune.upsert", len(c.items), c.records, func(g *gremlingo.GraphTraversalSource) *gremlingo.GraphTraversal {
 				return build(g, c.items)
 			}, func(rs []*gremlingo.Result) { stale.Store(staleCount(rs)) })
 			return done{attempts, c.records, len(c.items), int(stale.Load())}, err
@@ -416,7 +416,7 @@ func runChunks[T any](ctx context.Context, w *Writer, chunks []chunked[T], res *
 
 // send runs one request with retries. build makes a fresh traversal per try,
 // on the pool the try uses: a gremlin-go traversal is spent once submitted.
-func (w *Writer) send(ctx context.Context, elements, records int, build func(*gremlingo.GraphTraversalSource) *gremlingo.GraphTraversal, sink func([]*gremlingo.Result)) (int, error) {
+func (w *Writer) send(ctx context.Context, name string, elements, records int, build func(*gremlingo.GraphTraversalSource) *gremlingo.GraphTraversal, sink func([]*gremlingo.Result)) (int, error) {
 	var err error
 	for attempt := 1; attempt <= w.cfg.MaxAttempts; attempt++ {
 		if attempt > 1 {
@@ -424,7 +424,7 @@ func (w *Writer) send(ctx context.Context, elements, records int, build func(*gr
 				return attempt - 1, errors.Join(err, serr)
 			}
 		}
-		err = w.try(ctx, "neptune.upsert", attempt, elements, records, build, sink)
+		err = w.try(ctx, name, attempt, elements, records, build, sink)
 		if err == nil {
 			return attempt, nil
 		}
