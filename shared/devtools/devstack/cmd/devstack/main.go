@@ -18,12 +18,14 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
 	"github.com/graphfleet/graphfleet/shared/devtools/deepflowlocal"
 	"github.com/graphfleet/graphfleet/shared/devtools/devstack"
 	"github.com/graphfleet/graphfleet/shared/devtools/sqslocal"
+	"github.com/graphfleet/graphfleet/shared/edgebatch"
 )
 
 func main() {
@@ -156,8 +158,16 @@ func status(ctx context.Context, st *devstack.Stack, healthAddr string) string {
 	s := st.Neptune.Stats()
 	iv, inf, err1 := st.Depth(ctx, st.Queues.Ingest)
 	dv, _, err2 := st.Depth(ctx, st.Queues.DLQ)
-	line := fmt.Sprintf("%s  graph: %d vertices, %d edges | neptune: %d requests, %d records | ingest: %d visible, %d in flight | dlq: %d",
-		time.Now().Format("15:04:05"), s.Vertices, s.Edges, s.Requests, s.Records, iv, inf, dv)
+	// The worker's snapshot bookkeeping (seals, batch marks, scope marks)
+	// lives in the graph too, under its reserved id prefix; it is not data.
+	book := 0
+	for _, v := range st.Neptune.Graph().Dump().Vertices {
+		if strings.HasPrefix(v.ID, edgebatch.ReservedIDPrefix) {
+			book++
+		}
+	}
+	line := fmt.Sprintf("%s  graph: %d vertices, %d edges (+%d bookkeeping) | neptune: %d requests, %d records | ingest: %d visible, %d in flight | dlq: %d",
+		time.Now().Format("15:04:05"), s.Vertices-book, s.Edges, book, s.Requests, s.Records, iv, inf, dv)
 	if err := errors.Join(err1, err2); err != nil {
 		line += " | queue depth unavailable: " + err.Error()
 	}
