@@ -22,7 +22,7 @@ type batchWriter interface {
 	Write(ctx context.Context, b *edgebatch.Batch) (neptune.Result, error)
 	Superseded(ctx context.Context, b *edgebatch.Batch) (bool, error)
 	Record(ctx context.Context, b *edgebatch.Batch) error
-	Settle(ctx context.Context, b *edgebatch.Batch) (bool, neptune.SweepResult, error)
+	Settle(ctx context.Context, b *edgebatch.Batch, owner string) (bool, neptune.SweepResult, error)
 }
 
 // graphStats are the handler's counters of what the graph's order rules did,
@@ -147,7 +147,7 @@ func (h *handler) handle(ctx context.Context, m *consume.Message) (err error) {
 		h.stats.Sealed.Add(1)
 		h.log.InfoContext(ctx, "snapshot sealed", "snapshot", b.Snapshot.ID, "batches", b.Seal.Batches)
 	}
-	swept, sr, err := h.writer.Settle(ctx, b)
+	swept, sr, err := h.writer.Settle(ctx, b, m.ID)
 	if err != nil {
 		return whoseFault(err)
 	}

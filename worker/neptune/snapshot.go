@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"sync"
+	"time"
 
 	gremlingo "github.com/apache/tinkerpop/gremlin-go/v3/driver"
 
@@ -33,7 +34,17 @@ const (
 	propSnapshotScope    = "snapshot_scope"
 	propSwept            = "swept"
 	propCompleteObserved = "complete_observed"
+	propClaimOwner       = "claim_owner"
+	propClaimUntil       = "claim_until"
 )
+
+// SweepLease is how long a worker's claim on a snapshot's sweep keeps other
+// workers from running it too. Several workers often find a snapshot
+// complete at once (one per concurrent batch); one sweeps. A claimant that
+// dies mid-sweep loses its claim when its message comes back (same owner) or
+// when the lease runs out, and the next snapshot's sweep covers anything a
+// lost one left.
+const SweepLease = 5 * time.Minute
 
 // SweepPage is how many elements one sweep request reads or changes: well
 // under Neptune's guidance for one request, so a large sweep is many small
@@ -161,9 +172,11 @@ type SweepResult struct {
 
 // Settle runs snapshot id's sweep if the snapshot is complete and not yet
 // swept, and reports whether it ran. Any worker may call it after recording
-// a batch or a seal; the one that completes the snapshot sweeps (two at once
-// is harmless: every step is idempotent).
-func (w *Writer) Settle(ctx context.Context, b *edgebatch.Batch) (ran bool, res SweepResult, err error) {
+// a batch or a seal; of those that find the snapshot complete, the one that
+// claims it (owner: the message's id, so a redelivery of the claimant's own
+// message may resume) sweeps. Two sweeps at once would still be harmless:
+// every step is idempotent.
+func (w *Writer) Settle(ctx context.Context, b *edgebatch.Batch, owner string) (ran bool, res SweepResult, err error) {
 	if b.Snapshot == nil {
 		return false, res, nil
 	}
@@ -171,8 +184,34 @@ func (w *Writer) Settle(ctx context.Context, b *edgebatch.Batch) (ran bool, res 
 	if err != nil || !st.Complete || st.Swept {
 		return false, res, err
 	}
+	claimed, err := w.claim(ctx, b.Snapshot.ID, owner)
+	if err != nil || !claimed {
+		return false, res, err
+	}
 	res, err = w.Sweep(ctx, b.Snapshot.ID)
 	return err == nil, res, err
+}
+
+// claim takes snapshot id's sweep for owner unless another owner holds an
+// unexpired claim. The check and the write are one traversal: Neptune runs a
+// mutation's reads and writes as one transaction, so of two concurrent
+// claims one fails (and, retried, finds the other's claim).
+func (w *Writer) claim(ctx context.Context, id, owner string) (bool, error) {
+	now := time.Now()
+	rs, err := w.query(ctx, "neptune.claim", func(g *gremlingo.GraphTraversalSource) *gremlingo.GraphTraversal {
+		return g.V(sealID(id)).Has(propSwept, false).
+			Or(gremlingo.T__.HasNot(propClaimOwner),
+				gremlingo.T__.Has(propClaimUntil, gremlingo.P.Lt(now.UnixMilli())),
+				gremlingo.T__.Has(propClaimOwner, owner)).
+			Property(gremlingo.Cardinality.Single, propClaimOwner, owner).
+			Property(gremlingo.Cardinality.Single, propClaimUntil, now.Add(SweepLease).UnixMilli()).
+			Count()
+	})
+	if err != nil || len(rs) != 1 {
+		return false, err
+	}
+	n, _ := asInt64(rs[0].GetInterface())
+	return n == 1, nil
 }
 
 // Sweep retires what complete snapshot id did not see: elements of its

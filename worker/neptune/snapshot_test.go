@@ -2,6 +2,7 @@ package neptune_test
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -68,7 +69,7 @@ func deliver(t *testing.T, w *neptune.Writer, b *edgebatch.Batch) (superseded, s
 	if err := w.Record(ctx, b); err != nil {
 		t.Fatal(err)
 	}
-	swept, sr, err = w.Settle(ctx, b)
+	swept, sr, err = w.Settle(ctx, b, fmt.Sprintf("%s#%d", b.Snapshot.ID, b.Snapshot.Seq))
 	if err != nil {
 		t.Fatal(err)
 	}
