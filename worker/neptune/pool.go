@@ -118,6 +118,13 @@ func (p *generation) run(build func(*gremlingo.GraphTraversalSource) *gremlingo.
 // connection (the recovered gremlin-go panic).
 var errConnectionLost = errors.New("connection lost")
 
+// refusedHold is how long a handshake refused as access denied answers for
+// the requests that follow: the chunks of one batch, started together, each
+// find the pool missing; the same credentials are refused the same way, so
+// one refusal (two handshakes, see connect) answers them all instead of each
+// dialing anew. Short, so that rotated credentials are tried soon.
+const refusedHold = time.Second
+
 // dialCall is one attempt to open a pool, shared by every request that needs
 // one meanwhile: during an outage the writer dials once at a time, not once
 // per waiting request.
@@ -139,6 +146,11 @@ func (w *Writer) pool(ctx context.Context) (*generation, error) {
 		if p := w.cur; p != nil && p.enter() {
 			w.mu.Unlock()
 			return p, nil
+		}
+		if w.refused != nil && time.Since(w.refusedAt) < refusedHold {
+			err := w.refused
+			w.mu.Unlock()
+			return nil, err
 		}
 		d := w.dialing
 		if d == nil {
@@ -175,6 +187,12 @@ func (w *Writer) dial(d *dialCall) {
 		}
 	}
 	d.err = err
+	var ce *ConnectError
+	if errors.As(err, &ce) && ce.fault() == FaultAccess {
+		w.refused, w.refusedAt = err, time.Now()
+	} else {
+		w.refused = nil
+	}
 	w.mu.Unlock()
 	if late {
 		p.close()

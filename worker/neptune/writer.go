@@ -174,6 +174,10 @@ type Writer struct {
 	mu       sync.Mutex
 	cur      *generation // nil until first use, and after a rebuild
 	dialing  *dialCall
+	// refused is the last dial refused as access denied, and when: requests
+	// arriving within refusedHold share it rather than dial again (see pool).
+	refused   error
+	refusedAt time.Time
 	draining map[*generation]struct{} // retired, waiting for their requests
 	closed   bool
 

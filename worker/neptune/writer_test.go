@@ -259,6 +259,9 @@ func TestIAMAuth(t *testing.T) {
 	}
 	for _, tc := range refused {
 		t.Run(tc.name+" starts, and its probe and writes fail as access denied (HTTP 403 on the handshake), not retried", func(t *testing.T) {
+			// Many small requests per batch: they all find the pool missing,
+			// and one refusal must answer them all.
+			tc.cfg.RecordsPerRequest = 5
 			w := newWriter(t, tc.cfg) // New does not connect: it cannot fail here
 			err := w.Probe(context.Background())
 			var ce *neptune.ConnectError
