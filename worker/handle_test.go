@@ -12,7 +12,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
 	"github.com/graphfleet/graphfleet/shared/edgebatch"
-	"github.com/graphfleet/graphfleet/worker/consume"
+	"github.com/graphfleet/graphfleet/shared/consume"
 	"github.com/graphfleet/graphfleet/worker/neptune"
 )
 

@@ -38,7 +38,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/graphfleet/graphfleet/shared/envflag"
-	"github.com/graphfleet/graphfleet/worker/consume"
+	"github.com/graphfleet/graphfleet/shared/consume"
 	"github.com/graphfleet/graphfleet/worker/neptune"
 )
 

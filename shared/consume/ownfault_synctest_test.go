@@ -8,7 +8,7 @@ import (
 	"testing/synctest"
 	"time"
 
-	"github.com/graphfleet/graphfleet/worker/consume"
+	"github.com/graphfleet/graphfleet/shared/consume"
 )
 
 // A message that cannot be written within MESSAGE_TIMEOUT while Neptune

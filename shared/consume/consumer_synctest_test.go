@@ -18,7 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
-	"github.com/graphfleet/graphfleet/worker/consume"
+	"github.com/graphfleet/graphfleet/shared/consume"
 )
 
 // These tests run the consumer against fakeSQS inside a synctest bubble, so

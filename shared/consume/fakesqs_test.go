@@ -16,7 +16,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/graphfleet/graphfleet/shared/backoff"
-	"github.com/graphfleet/graphfleet/worker/consume"
+	"github.com/graphfleet/graphfleet/shared/consume"
 )
 
 // fakeSQS is an in-memory SQS with one ingest queue and its dead-letter

@@ -16,7 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/graphfleet/graphfleet/shared/devtools/sqslocal"
-	"github.com/graphfleet/graphfleet/worker/consume"
+	"github.com/graphfleet/graphfleet/shared/consume"
 )
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
