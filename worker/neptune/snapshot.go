@@ -217,7 +217,7 @@ func (w *Writer) claim(ctx context.Context, id, owner string) (bool, error) {
 // Sweep retires what complete snapshot id did not see: elements of its
 // scope whose last_seen is older than its observation. DeepFlow calls edges
 // are marked active=false; every other element is dropped, except a vertex
-// that an edge of another source still uses. The scope's complete_observed
+// that an edge of another source or scope still uses. The scope's complete_observed
 // moves forward first, so batches older than this snapshot are skipped from
 // then on; a snapshot older than the scope's newest complete one does not
 // sweep at all (it is superseded).
@@ -287,9 +287,16 @@ func (w *Writer) Sweep(ctx context.Context, id string) (SweepResult, error) {
 		if err != nil {
 			return res, err
 		}
-		// A vertex another source's edge still uses stays: vertices can be
-		// shared, edges belong to one source.
-		keep := gremlingo.T__.BothE().Has(PropSource, gremlingo.P.Neq(source))
+		// A vertex an edge of another source or another scope still uses
+		// stays: vertices can be shared, edges belong to one source and
+		// scope. (This scope's stale edges are gone by now, and an edge
+		// this snapshot saw has both its ends seen.) Another scope of the
+		// same source matters too: one CloudFormation stack's import edge
+		// points at the exporting stack's vertex, which a rediscovery of
+		// the importer alone must not take away from the exporter.
+		keep := gremlingo.T__.BothE().Or(
+			gremlingo.T__.Has(PropSource, gremlingo.P.Neq(source)),
+			gremlingo.T__.Has(PropScope, gremlingo.P.Neq(scope)))
 		n, err = w.sweepPages(ctx, &res,
 			func(g *gremlingo.GraphTraversalSource) *gremlingo.GraphTraversal {
 				return stale(g.V()).Not(keep).Limit(SweepPage).Id()

@@ -221,6 +221,43 @@ func TestSnapshotsSweepWhatTheyDidNotSee(t *testing.T) {
 		}
 	})
 
+	t.Run("a vertex an edge of another scope of the same source uses stays", func(t *testing.T) {
+		t.Parallel()
+		srv := startStandIn(t, neptunelocal.Options{})
+		w := newWriter(t, neptune.Config{Endpoint: srv.URL()})
+		// Two stacks: the exporter's scope holds e and e>r; the importer's
+		// snapshot, later, carries i>e and so writes e last.
+		for _, b := range snap("cloudformation", "cloudformation/1/r/exporter", t0, "e>r") {
+			deliver(t, w, b)
+		}
+		for _, b := range snap("cloudformation", "cloudformation/1/r/importer", t0.Add(10*time.Second), "i>e") {
+			deliver(t, w, b)
+		}
+		// The importer stops importing: i>e goes, e stays for the
+		// exporter's edge; the exporter's scope is untouched.
+		for _, b := range snap("cloudformation", "cloudformation/1/r/importer", t0.Add(time.Minute), "i") {
+			deliver(t, w, b)
+		}
+		if got := graphOf(srv); !slices.Equal(got, want("e", "r", "e>r", "i")) {
+			t.Fatalf("graph %v", got)
+		}
+		// The exporter's own empty snapshot (its stack deleted) removes
+		// e>r and r. e was last written by the importer's snapshot, so it
+		// is the importer's scope's to remove: its next snapshot does.
+		for _, b := range snap("cloudformation", "cloudformation/1/r/exporter", t0.Add(2*time.Minute), "") {
+			deliver(t, w, b)
+		}
+		if got := graphOf(srv); !slices.Equal(got, want("e", "i")) {
+			t.Fatalf("graph after the exporter's empty snapshot %v", got)
+		}
+		for _, b := range snap("cloudformation", "cloudformation/1/r/importer", t0.Add(3*time.Minute), "i") {
+			deliver(t, w, b)
+		}
+		if got := graphOf(srv); !slices.Equal(got, want("i")) {
+			t.Fatalf("graph after the importer's next snapshot %v", got)
+		}
+	})
+
 	t.Run("DeepFlow calls not seen are marked inactive, not removed, and come back active", func(t *testing.T) {
 		t.Parallel()
 		srv := startStandIn(t, neptunelocal.Options{})
