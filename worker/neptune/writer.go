@@ -171,15 +171,15 @@ type Writer struct {
 	closing   chan struct{} // closed when Close begins: no new request
 	closeOnce sync.Once
 
-	mu       sync.Mutex
-	cur      *generation // nil until first use, and after a rebuild
-	dialing  *dialCall
+	mu      sync.Mutex
+	cur     *generation // nil until first use, and after a rebuild
+	dialing *dialCall
 	// refused is the last dial refused as access denied, and when: requests
 	// arriving within refusedHold share it rather than dial again (see pool).
 	refused   error
 	refusedAt time.Time
-	draining map[*generation]struct{} // retired, waiting for their requests
-	closed   bool
+	draining  map[*generation]struct{} // retired, waiting for their requests
+	closed    bool
 
 	pools    atomic.Int64 // pools opened
 	rebuilds atomic.Int64 // pools retired for a failover or failures
