@@ -11,8 +11,8 @@ import (
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 
-	"github.com/graphfleet/graphfleet/shared/edgebatch"
 	"github.com/graphfleet/graphfleet/shared/consume"
+	"github.com/graphfleet/graphfleet/shared/edgebatch"
 	"github.com/graphfleet/graphfleet/worker/neptune"
 )
 

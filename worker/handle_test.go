@@ -11,8 +11,8 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
-	"github.com/graphfleet/graphfleet/shared/edgebatch"
 	"github.com/graphfleet/graphfleet/shared/consume"
+	"github.com/graphfleet/graphfleet/shared/edgebatch"
 	"github.com/graphfleet/graphfleet/worker/neptune"
 )
 

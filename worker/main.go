@@ -37,8 +37,8 @@ import (
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
-	"github.com/graphfleet/graphfleet/shared/envflag"
 	"github.com/graphfleet/graphfleet/shared/consume"
+	"github.com/graphfleet/graphfleet/shared/envflag"
 	"github.com/graphfleet/graphfleet/worker/neptune"
 )
 

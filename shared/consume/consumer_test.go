@@ -15,8 +15,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
-	"github.com/graphfleet/graphfleet/shared/devtools/sqslocal"
 	"github.com/graphfleet/graphfleet/shared/consume"
+	"github.com/graphfleet/graphfleet/shared/devtools/sqslocal"
 )
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
