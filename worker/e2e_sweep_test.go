@@ -102,7 +102,8 @@ func TestSnapshotsSweepEndToEnd(t *testing.T) {
 			removed++
 		}
 	}
-	if s.Graph.SupersededBatches != 2 || s.Graph.SnapshotsSwept != 2 || s.Graph.Removed != int64(removed) || s.Graph.SealsRecorded != 2 {
-		t.Fatalf("/stats graph %+v; want 2 seals, 2 superseded batches, 2 sweeps, %d removed", s.Graph, removed)
+	if s.Graph.SupersededBatches != 2 || s.Graph.SnapshotsSwept != 2 || s.Graph.Removed != int64(removed) || s.Graph.SealsRecorded != 2 ||
+		s.Graph.SnapshotsOpen != 0 || s.Graph.SnapshotsOpenError != "" {
+		t.Fatalf("/stats graph %+v; want 2 seals, 2 superseded batches, 2 sweeps, %d removed, none open", s.Graph, removed)
 	}
 }

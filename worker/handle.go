@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"sync/atomic"
+	"time"
 
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
@@ -23,6 +24,7 @@ type batchWriter interface {
 	Superseded(ctx context.Context, b *edgebatch.Batch) (bool, error)
 	Record(ctx context.Context, b *edgebatch.Batch) error
 	Settle(ctx context.Context, b *edgebatch.Batch, owner string) (bool, neptune.SweepResult, error)
+	OpenSnapshots(ctx context.Context) (int, error)
 }
 
 // graphStats are the handler's counters of what the graph's order rules did,
@@ -48,14 +50,34 @@ type GraphStatus struct {
 	SweepsSuperseded  int64 `json:"sweeps_superseded"`
 	Deactivated       int64 `json:"sweep_deactivated"`
 	Removed           int64 `json:"sweep_removed"`
+	// SnapshotsOpen is fleet-wide, read from Neptune (Writer.OpenSnapshots):
+	// snapshots with progress recorded and no sweep yet. -1 when Neptune
+	// did not answer, with the reason in SnapshotsOpenError.
+	SnapshotsOpen      int    `json:"snapshots_open"`
+	SnapshotsOpenError string `json:"snapshots_open_error,omitempty"`
 }
 
-func (s *graphStats) status() GraphStatus {
-	return GraphStatus{
+// openSnapshotsTimeout bounds /stats' read of the open snapshots, so that a
+// Neptune outage slows /stats down by no more than this.
+const openSnapshotsTimeout = 3 * time.Second
+
+// graphStatus is what /stats shows under "graph": this worker's counters
+// and the fleet's open snapshots.
+func (h *handler) graphStatus(ctx context.Context) GraphStatus {
+	s := &h.stats
+	st := GraphStatus{
 		SupersededBatches: s.Superseded.Load(), StaleVertices: s.StaleVertices.Load(), StaleEdges: s.StaleEdges.Load(),
 		SealsRecorded: s.Sealed.Load(), SnapshotsSwept: s.Swept.Load(), SweepsSuperseded: s.SweptStale.Load(),
 		Deactivated: s.Deactivated.Load(), Removed: s.Removed.Load(),
 	}
+	ctx, cancel := context.WithTimeout(ctx, openSnapshotsTimeout)
+	defer cancel()
+	n, err := h.writer.OpenSnapshots(ctx)
+	if err != nil {
+		n, st.SnapshotsOpenError = -1, err.Error()
+	}
+	st.SnapshotsOpen = n
+	return st
 }
 
 // handler is the path of one message: decode (the one codec, the one

@@ -31,6 +31,7 @@ func (w *recordingWriter) Superseded(context.Context, *edgebatch.Batch) (bool, e
 	return false, nil
 }
 func (w *recordingWriter) Record(context.Context, *edgebatch.Batch) error { return nil }
+func (w *recordingWriter) OpenSnapshots(context.Context) (int, error)     { return 0, nil }
 func (w *recordingWriter) Settle(context.Context, *edgebatch.Batch, string) (bool, neptune.SweepResult, error) {
 	return false, neptune.SweepResult{}, nil
 }

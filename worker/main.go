@@ -181,7 +181,7 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
-	health, err := serveHealth(cfg.HealthAddr, consumer, h.stats.status, log)
+	health, err := serveHealth(cfg.HealthAddr, consumer, h.graphStatus, log)
 	if err != nil {
 		return err
 	}
@@ -198,7 +198,7 @@ type healthServer struct {
 	Addr string
 }
 
-func serveHealth(addr string, c *consume.Consumer, graph func() GraphStatus, log *slog.Logger) (*healthServer, error) {
+func serveHealth(addr string, c *consume.Consumer, graph func(context.Context) GraphStatus, log *slog.Logger) (*healthServer, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("HEALTH_ADDR: %w", err)
@@ -219,7 +219,7 @@ type stats struct {
 	Graph GraphStatus `json:"graph"`
 }
 
-func healthMux(c *consume.Consumer, graph func() GraphStatus) *http.ServeMux {
+func healthMux(c *consume.Consumer, graph func(context.Context) GraphStatus) *http.ServeMux {
 	mux := http.NewServeMux()
 	answer := func(w http.ResponseWriter, ok bool, why string) {
 		if !ok {
@@ -236,9 +236,9 @@ func healthMux(c *consume.Consumer, graph func() GraphStatus) *http.ServeMux {
 		ok, why := c.Ready()
 		answer(w, ok, why)
 	})
-	mux.HandleFunc("/stats", func(w http.ResponseWriter, _ *http.Request) {
+	mux.HandleFunc("/stats", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(stats{Status: c.Status(), Graph: graph()})
+		_ = json.NewEncoder(w).Encode(stats{Status: c.Status(), Graph: graph(r.Context())})
 	})
 	return mux
 }

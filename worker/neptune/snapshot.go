@@ -30,6 +30,7 @@ const (
 	scopeLabel = "GraphfleetScope"
 
 	propBatches          = "batches"
+	propSnapshotID       = "snapshot_id"
 	propObserved         = "observed"
 	propSnapshotScope    = "snapshot_scope"
 	propSwept            = "swept"
@@ -104,15 +105,44 @@ func (w *Writer) Record(ctx context.Context, b *edgebatch.Batch) error {
 			return g.MergeV(map[any]any{gremlingo.T.Id: sealID(s.ID)}).
 				Option(gremlingo.Merge.OnCreate, map[any]any{
 					gremlingo.T.Label: sealLabel, propBatches: int64(b.Seal.Batches), propObserved: b.ObservedAt.UnixMilli(),
-					PropSource: b.Source, propSnapshotScope: s.Scope, propSwept: false,
+					PropSource: b.Source, propSnapshotScope: s.Scope, propSnapshotID: s.ID, propSwept: false,
 				}).Id()
 		}
 		return g.MergeV(map[any]any{gremlingo.T.Id: batchID(s.ID, s.Seq)}).
 			Option(gremlingo.Merge.OnCreate, map[any]any{
-				gremlingo.T.Label: batchLabel, propObserved: b.ObservedAt.UnixMilli(), propSnapshotScope: s.Scope,
+				gremlingo.T.Label: batchLabel, propObserved: b.ObservedAt.UnixMilli(), propSnapshotScope: s.Scope, propSnapshotID: s.ID,
 			}).Id()
 	})
 	return err
+}
+
+// OpenSnapshots counts, fleet-wide, the snapshots with a batch or seal
+// recorded that have not been swept: those waiting for batches, for their
+// seal, or for their sweep to finish. Superseded snapshots whose bookkeeping
+// a newer sweep has not yet cleaned up count too, until it does. Two reads of
+// the bookkeeping vertices, which the sweeps keep few.
+func (w *Writer) OpenSnapshots(ctx context.Context) (int, error) {
+	count := func(build func(*gremlingo.GraphTraversalSource) *gremlingo.GraphTraversal) (int64, error) {
+		rs, err := w.query(ctx, "neptune.open_snapshots", build)
+		if err != nil || len(rs) != 1 {
+			return 0, err
+		}
+		n, _ := asInt64(rs[0].GetInterface())
+		return n, nil
+	}
+	recorded, err := count(func(g *gremlingo.GraphTraversalSource) *gremlingo.GraphTraversal {
+		return g.V().HasLabel(batchLabel, sealLabel).Values(propSnapshotID).Dedup().Count()
+	})
+	if err != nil {
+		return 0, err
+	}
+	swept, err := count(func(g *gremlingo.GraphTraversalSource) *gremlingo.GraphTraversal {
+		return g.V().HasLabel(sealLabel).Has(propSwept, true).Has(propSnapshotID).Count()
+	})
+	if err != nil {
+		return 0, err
+	}
+	return int(recorded - swept), nil
 }
 
 // SnapshotState is what Neptune knows of one snapshot.

@@ -150,6 +150,16 @@ func TestSnapshotsSweepWhatTheyDidNotSee(t *testing.T) {
 		if got := graphOf(srv); !slices.Equal(got, want("a", "b", "c", "x", "a>b")) {
 			t.Fatalf("graph %v; the first snapshot's elements must stay", got)
 		}
+		if n, err := w.OpenSnapshots(context.Background()); err != nil || n != 1 {
+			t.Fatalf("open snapshots %d (%v); want 1, the second, waiting for its batch", n, err)
+		}
+		// The lost batch comes back (a redelivery): complete, swept, none open.
+		if _, swept, _ := deliver(t, w, second[1]); !swept {
+			t.Fatal("the last batch did not complete the snapshot")
+		}
+		if n, err := w.OpenSnapshots(context.Background()); err != nil || n != 0 {
+			t.Fatalf("open snapshots %d (%v); want 0", n, err)
+		}
 	})
 
 	t.Run("the seal arriving first still sweeps exactly once, after the last batch", func(t *testing.T) {
