@@ -103,7 +103,7 @@ func TestSnapshotsSweepEndToEnd(t *testing.T) {
 		}
 	}
 	if s.Graph.SupersededBatches != 2 || s.Graph.SnapshotsSwept != 2 || s.Graph.Removed != int64(removed) || s.Graph.SealsRecorded != 2 ||
-		s.Graph.SnapshotsOpen != 0 || s.Graph.SnapshotsOpenError != "" {
+		s.Graph.SnapshotsOpen != 0 || s.Graph.SnapshotsOpenAt.IsZero() || s.Graph.SnapshotsOpenError != "" {
 		t.Fatalf("/stats graph %+v; want 2 seals, 2 superseded batches, 2 sweeps, %d removed, none open", s.Graph, removed)
 	}
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -50,33 +51,65 @@ type GraphStatus struct {
 	SweepsSuperseded  int64 `json:"sweeps_superseded"`
 	Deactivated       int64 `json:"sweep_deactivated"`
 	Removed           int64 `json:"sweep_removed"`
-	// SnapshotsOpen is fleet-wide, read from Neptune (Writer.OpenSnapshots):
-	// snapshots with progress recorded and no sweep yet. -1 when Neptune
-	// did not answer, with the reason in SnapshotsOpenError.
-	SnapshotsOpen      int    `json:"snapshots_open"`
-	SnapshotsOpenError string `json:"snapshots_open_error,omitempty"`
+	// SnapshotsOpen is fleet-wide, read from Neptune every
+	// openSnapshotsEvery (Writer.OpenSnapshots): snapshots with progress
+	// recorded and no sweep yet; -1 until the first read. A failed read
+	// keeps the last count and says why in SnapshotsOpenError.
+	SnapshotsOpen      int       `json:"snapshots_open"`
+	SnapshotsOpenAt    time.Time `json:"snapshots_open_at,omitzero"`
+	SnapshotsOpenError string    `json:"snapshots_open_error,omitempty"`
 }
 
-// openSnapshotsTimeout bounds /stats' read of the open snapshots, so that a
-// Neptune outage slows /stats down by no more than this.
-const openSnapshotsTimeout = 3 * time.Second
+// openSnapshotsEvery is how often the worker reads the open snapshots. Not
+// per /stats request: /stats must answer at once whatever Neptune does, and
+// must not take writer slots from the batches.
+const openSnapshotsEvery = 30 * time.Second
+
+// openSnapshots is the last read of Writer.OpenSnapshots.
+type openSnapshots struct {
+	mu  sync.Mutex
+	n   int
+	at  time.Time
+	err string
+}
+
+// watchOpenSnapshots reads the open snapshots every openSnapshotsEvery until
+// ctx ends.
+func (h *handler) watchOpenSnapshots(ctx context.Context) {
+	for {
+		rctx, cancel := context.WithTimeout(ctx, openSnapshotsEvery)
+		n, err := h.writer.OpenSnapshots(rctx)
+		cancel()
+		if ctx.Err() != nil {
+			return
+		}
+		h.open.mu.Lock()
+		if err != nil {
+			h.open.err = err.Error()
+		} else {
+			h.open.n, h.open.at, h.open.err = n, time.Now(), ""
+		}
+		h.open.mu.Unlock()
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(openSnapshotsEvery):
+		}
+	}
+}
 
 // graphStatus is what /stats shows under "graph": this worker's counters
-// and the fleet's open snapshots.
-func (h *handler) graphStatus(ctx context.Context) GraphStatus {
+// and the fleet's open snapshots as last read.
+func (h *handler) graphStatus() GraphStatus {
 	s := &h.stats
 	st := GraphStatus{
 		SupersededBatches: s.Superseded.Load(), StaleVertices: s.StaleVertices.Load(), StaleEdges: s.StaleEdges.Load(),
 		SealsRecorded: s.Sealed.Load(), SnapshotsSwept: s.Swept.Load(), SweepsSuperseded: s.SweptStale.Load(),
 		Deactivated: s.Deactivated.Load(), Removed: s.Removed.Load(),
 	}
-	ctx, cancel := context.WithTimeout(ctx, openSnapshotsTimeout)
-	defer cancel()
-	n, err := h.writer.OpenSnapshots(ctx)
-	if err != nil {
-		n, st.SnapshotsOpenError = -1, err.Error()
-	}
-	st.SnapshotsOpen = n
+	h.open.mu.Lock()
+	st.SnapshotsOpen, st.SnapshotsOpenAt, st.SnapshotsOpenError = h.open.n, h.open.at, h.open.err
+	h.open.mu.Unlock()
 	return st
 }
 
@@ -88,10 +121,11 @@ type handler struct {
 	log    *slog.Logger
 	tracer trace.Tracer
 	stats  graphStats
+	open   openSnapshots
 }
 
 func newHandler(w batchWriter, log *slog.Logger) *handler {
-	return &handler{writer: w, log: log, tracer: otel.Tracer("github.com/graphfleet/graphfleet/worker")}
+	return &handler{writer: w, log: log, tracer: otel.Tracer("github.com/graphfleet/graphfleet/worker"), open: openSnapshots{n: -1}}
 }
 
 // handle is a consume.Handler. Its span is the child of the producer's span,

@@ -186,6 +186,7 @@ func run(args []string) error {
 		return err
 	}
 	defer health.Close()
+	go h.watchOpenSnapshots(ctx)
 	log.Info("worker started", "queue", cfg.Consumer.QueueURL, "neptune", cfg.Neptune.Endpoint, "iam", cfg.Neptune.IAMAuth,
 		"writers", cfg.Neptune.Writers, "processors", cfg.Consumer.Processors, "max_held", cfg.Consumer.MaxHeld, "health", health.Addr)
 	return consumer.Run(ctx)
@@ -198,7 +199,7 @@ type healthServer struct {
 	Addr string
 }
 
-func serveHealth(addr string, c *consume.Consumer, graph func(context.Context) GraphStatus, log *slog.Logger) (*healthServer, error) {
+func serveHealth(addr string, c *consume.Consumer, graph func() GraphStatus, log *slog.Logger) (*healthServer, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("HEALTH_ADDR: %w", err)
@@ -219,7 +220,7 @@ type stats struct {
 	Graph GraphStatus `json:"graph"`
 }
 
-func healthMux(c *consume.Consumer, graph func(context.Context) GraphStatus) *http.ServeMux {
+func healthMux(c *consume.Consumer, graph func() GraphStatus) *http.ServeMux {
 	mux := http.NewServeMux()
 	answer := func(w http.ResponseWriter, ok bool, why string) {
 		if !ok {
@@ -236,9 +237,9 @@ func healthMux(c *consume.Consumer, graph func(context.Context) GraphStatus) *ht
 		ok, why := c.Ready()
 		answer(w, ok, why)
 	})
-	mux.HandleFunc("/stats", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("/stats", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(stats{Status: c.Status(), Graph: graph(r.Context())})
+		_ = json.NewEncoder(w).Encode(stats{Status: c.Status(), Graph: graph()})
 	})
 	return mux
 }
