@@ -871,11 +871,12 @@ func TestConsumerWithFakeSQS(t *testing.T) {
 			stoppedAt := time.Now()
 			go func() {
 				time.Sleep(7 * time.Second) // late in the poll's wait
-				for _, b := range []string{"late-a", "late-b"} {
-					if _, err := f.SendMessage(context.Background(), sendInput(ingestURL, b)); err != nil {
-						t.Error(err)
-					}
-				}
+				// Both arrive at once: sent one by one, the poll may
+				// return with the first alone, as SQS may too.
+				f.set(func(f *fakeSQS) {
+					f.addLocked("late-a", nil, "")
+					f.addLocked("late-b", nil, "")
+				})
 			}()
 			took := r.stop()
 			if took > cfg.StopTimeout {
