@@ -27,6 +27,13 @@ const (
 	DefaultDeepFlowInterval       = time.Minute
 	DefaultAWSInterval            = 15 * time.Minute
 	DefaultCloudFormationInterval = 15 * time.Minute
+	DefaultTriggerCoalesce        = 2 * time.Second
+)
+
+// Commands.
+const (
+	CommandRun    = "run"
+	CommandListen = "listen"
 )
 
 // sourceNames are the discovery sources, in the order a summary lists them.
@@ -46,6 +53,9 @@ var deepflowName = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
 // Config is the producer's configuration. Each field has one name, used as
 // the environment variable and (lower case, dashes) as the flag.
 type Config struct {
+	// Command is "run" (discover on intervals, or once) or "listen"
+	// (rediscover what change events on the trigger queue name).
+	Command string
 	// QueueURL is the ingest queue (QUEUE_URL). Required.
 	QueueURL string
 	// Region is the AWS region (AWS_REGION); empty leaves it to the SDK's
@@ -98,14 +108,26 @@ type Config struct {
 	// DeepFlowOrgID is the DeepFlow organisation to read (DEEPFLOW_ORG_ID),
 	// sent as X-Org-Id; empty means the querier's default, organisation 1.
 	DeepFlowOrgID string
+	// TriggerQueueURL is, for listen, the queue EventBridge delivers change
+	// events to (TRIGGER_QUEUE_URL). Required for listen.
+	TriggerQueueURL string
+	// TriggerDLQURL is, for listen, where events that cannot be acted on go
+	// with their reason (TRIGGER_DLQ_URL); empty means the trigger queue's
+	// RedrivePolicy target.
+	TriggerDLQURL string
+	// TriggerCoalesce is, for listen, how long the first event for a stack
+	// or region waits for others before its rediscovery starts
+	// (TRIGGER_COALESCE); 2s by default. A stack update sends one event per
+	// nested stack and Config one per resource, within a second or two.
+	TriggerCoalesce time.Duration
 	// LogLevel is debug, info, warn or error (LOG_LEVEL); info by default.
 	LogLevel string
 }
 
 // parseConfig reads flags and the environment. Problems with the values are
 // left to Config.Validate, so they are all reported at once.
-func parseConfig(args []string) (Config, error) {
-	fs := envflag.New("producer")
+func parseConfig(command string, args []string) (Config, error) {
+	fs := envflag.New("producer " + command)
 	queueURL := fs.String("QUEUE_URL", "", "URL of the ingest queue")
 	region := fs.String("AWS_REGION", "", "AWS region of the queue (default: the SDK's chain)")
 	source := fs.String("SOURCE", DefaultSource, "discovery sources, comma-separated: "+strings.Join(sourceNames, ", "))
@@ -123,6 +145,9 @@ func parseConfig(args []string) (Config, error) {
 	name := fs.String("DEEPFLOW_NAME", DefaultDeepFlowName, "deepflow: the deployment's name in the snapshot scope deepflow/<name>")
 	rowLimit := fs.Int("DEEPFLOW_ROW_LIMIT", DefaultDeepFlowRowLimit, "deepflow: the querier's own row limit (its limit setting); pages are sized under it")
 	orgID := fs.String("DEEPFLOW_ORG_ID", "", "deepflow: the organisation to read (X-Org-Id); empty means the querier's default (1)")
+	triggerQueue := fs.String("TRIGGER_QUEUE_URL", "", "listen: the queue EventBridge delivers change events to")
+	triggerDLQ := fs.String("TRIGGER_DLQ_URL", "", "listen: where events that cannot be acted on go (default: the trigger queue's redrive target)")
+	coalesce := fs.Duration("TRIGGER_COALESCE", DefaultTriggerCoalesce, "listen: how long the first event for a stack or region waits for others")
 	logLevel := fs.String("LOG_LEVEL", DefaultLogLevel, "debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {
 		return Config{}, err
@@ -131,12 +156,14 @@ func parseConfig(args []string) (Config, error) {
 		return Config{}, fmt.Errorf("unexpected arguments %q; settings are flags (-source deepflow) or environment variables (SOURCE=deepflow)", fs.Args())
 	}
 	return Config{
+		Command:  command,
 		QueueURL: *queueURL, Region: *region, Sources: splitList(*source), Once: *once,
 		DeepFlowInterval: *dfInterval, AWSInterval: *awsInterval, CloudFormationInterval: *cfnInterval, DemoInterval: *demoInterval,
 		AWSRegions:       splitList(*regions),
 		DiscoveryTimeout: *timeout, DemoScale: *scale, DemoCalls: *demoCalls, LogLevel: *logLevel,
 		DeepFlowQuerierURL: *querier, DeepFlowWindow: *window, DeepFlowName: *name, DeepFlowRowLimit: *rowLimit,
-		DeepFlowOrgID: *orgID,
+		DeepFlowOrgID:   *orgID,
+		TriggerQueueURL: *triggerQueue, TriggerDLQURL: *triggerDLQ, TriggerCoalesce: *coalesce,
 	}, nil
 }
 
@@ -174,6 +201,25 @@ func (c *Config) Validate() error {
 		errs = append(errs, errors.New("QUEUE_URL is required"))
 	} else if u, err := url.Parse(c.QueueURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 		errs = append(errs, fmt.Errorf("QUEUE_URL %q is not a queue URL such as https://sqs.us-east-1.amazonaws.com/123456789012/graphfleet-ingest", c.QueueURL))
+	}
+	if c.Command == CommandListen {
+		// listen rediscovers with the aws and cloudformation sources; SOURCE
+		// and the intervals are run's.
+		for name, u := range map[string]string{"TRIGGER_QUEUE_URL": c.TriggerQueueURL, "TRIGGER_DLQ_URL": c.TriggerDLQURL} {
+			if u == "" && name == "TRIGGER_DLQ_URL" {
+				continue
+			}
+			if p, err := url.Parse(u); u == "" || err != nil || (p.Scheme != "https" && p.Scheme != "http") || p.Host == "" {
+				errs = append(errs, fmt.Errorf("listen needs %s, a queue URL such as https://sqs.us-east-1.amazonaws.com/123456789012/graphfleet-trigger (got %q)", name, u))
+			}
+		}
+		if c.TriggerCoalesce < 0 || c.TriggerCoalesce > time.Minute {
+			errs = append(errs, fmt.Errorf("TRIGGER_COALESCE is %v; want 0 to 1m", c.TriggerCoalesce))
+		}
+		if c.Once {
+			errs = append(errs, errors.New("ONCE is for run; listen runs until stopped"))
+		}
+		return c.validateCommon(errs)
 	}
 	if len(c.Sources) == 0 {
 		errs = append(errs, fmt.Errorf("SOURCE is empty; the sources are: %s", strings.Join(sourceNames, ", ")))
@@ -213,6 +259,11 @@ func (c *Config) Validate() error {
 			errs = append(errs, fmt.Errorf("DEEPFLOW_NAME %q: want lower-case letters, digits and dashes (at most 63)", c.DeepFlowName))
 		}
 	}
+	return c.validateCommon(errs)
+}
+
+// validateCommon checks the settings run and listen share, adding to errs.
+func (c *Config) validateCommon(errs []error) error {
 	for _, r := range c.AWSRegions {
 		if !regionName.MatchString(r) {
 			errs = append(errs, fmt.Errorf("AWS_REGIONS: %q is not a region name such as us-east-1", r))

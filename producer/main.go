@@ -25,6 +25,11 @@
 // messages, bytes, duration) goes to stdout, and the exit status is 1 when
 // any discovery failed or any snapshot was not sealed: a scheduled ECS task.
 // Without it each source repeats on its own interval until SIGTERM.
+//
+// `producer listen` consumes the trigger queue (TRIGGER_QUEUE_URL), fed by
+// EventBridge rules for CloudFormation stack status changes and AWS Config
+// item changes, and rediscovers the changed stack (or the changed resource's
+// region) within seconds, as a snapshot of that scope (listen.go).
 package main
 
 import (
@@ -52,16 +57,17 @@ func main() {
 	}
 }
 
-// run is the command line: "run" (the only command, and the default) and
-// its settings.
+// run is the command line: "run" (the default) or "listen", and their
+// settings.
 func run(args []string, stdout io.Writer) error {
+	command := CommandRun
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
-		if args[0] != "run" {
-			return fmt.Errorf("unknown command %q; usage: producer run [--source deepflow|aws|cloudformation|demo[,...]] [--once] [settings]", args[0])
+		if args[0] != CommandRun && args[0] != CommandListen {
+			return fmt.Errorf("unknown command %q; usage: producer run [--source deepflow|aws|cloudformation|demo[,...]] [--once] [settings], or producer listen [settings]", args[0])
 		}
-		args = args[1:]
+		command, args = args[0], args[1:]
 	}
-	cfg, err := parseConfig(args)
+	cfg, err := parseConfig(command, args)
 	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -84,6 +90,12 @@ func run(args []string, stdout io.Writer) error {
 	awsCfg, err := awsconfig.LoadDefaultConfig(ctx, loadOpts...)
 	if err != nil {
 		return fmt.Errorf("cannot load AWS configuration: %w", err)
+	}
+	if cfg.Command == CommandListen {
+		if len(cfg.AWSRegions) == 0 && awsCfg.Region == "" {
+			return errors.New("listen needs AWS_REGIONS or a region from the SDK's chain (AWS_REGION)")
+		}
+		return runListen(ctx, cfg, awsCfg, sqs.NewFromConfig(awsCfg), log)
 	}
 	if (cfg.has("aws") || cfg.has("cloudformation")) && len(cfg.AWSRegions) == 0 && awsCfg.Region == "" {
 		return errors.New("SOURCE=aws and SOURCE=cloudformation need AWS_REGIONS or a region from the SDK's chain (AWS_REGION)")

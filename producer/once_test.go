@@ -23,8 +23,9 @@ import (
 )
 
 // producerBin is the producer built once for the tests that run the command
-// itself, as a scheduled ECS task would.
-var producerBin string
+// itself, as a scheduled ECS task would; workerBin the worker, for the tests
+// that follow a change into the graph.
+var producerBin, workerBin string
 
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "graphfleet-producer-")
@@ -33,11 +34,14 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	producerBin = filepath.Join(dir, "producer")
-	build := exec.Command("go", "build", "-o", producerBin, ".")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "cannot build the producer:", err)
-		os.Exit(1)
+	workerBin = filepath.Join(dir, "worker")
+	for bin, pkg := range map[string]string{producerBin: ".", workerBin: "../worker"} {
+		build := exec.Command("go", "build", "-o", bin, pkg)
+		build.Stdout, build.Stderr = os.Stderr, os.Stderr
+		if err := build.Run(); err != nil {
+			fmt.Fprintln(os.Stderr, "cannot build", pkg, err)
+			os.Exit(1)
+		}
 	}
 	code := m.Run()
 	_ = os.RemoveAll(dir)

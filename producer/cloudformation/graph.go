@@ -74,29 +74,37 @@ func (g *graph) sortedEdges() []edgebatch.Edge {
 	return out
 }
 
-// build turns the scan into the snapshot's graph.
-func (r *regionScan) build() (*graph, *stats) {
+// build is the graph of stack s's snapshot: the stack with its props, its
+// resources with their contains and depends_on edges, the imports edges
+// where s is the importer, and, without props, the other stacks those edges
+// reach (every edge's endpoints are in the snapshot). It reads only s and
+// what the discovery learned about the region (exports, importers, the
+// parent's resource list), so a full scan and DiscoverStack build the same
+// snapshot of the same stack.
+func (r *regionScan) build(s *stack, st *stats) *graph {
 	g := newGraph()
-	st := &stats{stacks: len(r.stacks)}
-	slices.SortFunc(r.stacks, func(a, b *stack) int { return cmp.Compare(a.arn, b.arn) })
+	// The stack first: its vertex carries its own description.
+	g.vertex(s.arn, edgebatch.StackLabel, stackProps(s))
+	r.buildResources(g, st, s)
+	// A nested stack is contained by its parent through the parent's
+	// resource (in the parent's snapshot). When the parent's resource list
+	// does not show it (a parent being updated), the edge is still true and
+	// comes with the nested stack's own snapshot.
+	if p := r.known[s.parent]; s.parent != "" && p != nil && !p.shows(s.arn) {
+		g.vertex(p.arn, edgebatch.StackLabel, nil)
+		g.edge(edgebatch.ContainsLabel, p.arn, s.arn, "", nil)
+	}
+	r.buildImports(g, st, s)
+	return g
+}
 
-	// Stacks first, so that a nested stack's vertex carries its own
-	// description and not only what its parent's resource list says.
-	for _, s := range r.stacks {
-		g.vertex(s.arn, edgebatch.StackLabel, stackProps(s))
-	}
-	for _, s := range r.stacks {
-		r.buildStack(g, st, s)
-	}
-	// A nested stack whose parent's resource list did not show it (a
-	// parent being updated) is still contained by its parent.
-	for _, s := range r.stacks {
-		if s.parent != "" && g.vertices[s.parent] != nil {
-			g.edge(edgebatch.ContainsLabel, s.parent, s.arn, "", nil)
-		}
-	}
-	r.buildImports(g, st)
-	return g, st
+// shows reports whether s's resource list has the nested stack arn, with a
+// physical id (the resource buildResources makes the contains edge for).
+func (s *stack) shows(arn string) bool {
+	return slices.ContainsFunc(s.resources, func(sum types.StackResourceSummary) bool {
+		return hasPhysicalID(sum) && aws.ToString(sum.ResourceType) == "AWS::CloudFormation::Stack" &&
+			aws.ToString(sum.PhysicalResourceId) == arn
+	})
 }
 
 func stackProps(s *stack) map[string]any {
@@ -110,9 +118,11 @@ func stackProps(s *stack) map[string]any {
 	return p
 }
 
-// buildStack adds a stack's resources, the contains edges to them, and the
-// depends_on edges its template shows between them.
-func (r *regionScan) buildStack(g *graph, st *stats, s *stack) {
+// buildResources adds a stack's resources, the contains edges to them, and
+// the depends_on edges its template shows between them. A nested stack is
+// one of its parent's resources: a vertex without props here, described in
+// its own snapshot.
+func (r *regionScan) buildResources(g *graph, st *stats, s *stack) {
 	ids := map[string]string{} // logical id -> vertex id
 	res := slices.Clone(s.resources)
 	slices.SortFunc(res, func(a, b types.StackResourceSummary) int {
@@ -221,58 +231,48 @@ func normalizePath(p string) (string, bool) {
 	return p, true
 }
 
-// buildImports adds an imports edge from each importing stack to the
-// exporting one, keyed by export name: ListImports is the source of truth,
-// and a literal Fn::ImportValue in a template adds its edge too (they can
-// disagree only while a stack changes during the scan). Where templates show
-// which resources import it, the edge's referenced_by prop lists them as
-// "<logical id>.<property>", comma-separated and sorted.
-func (r *regionScan) buildImports(g *graph, st *stats) {
-	byName := map[string]string{} // stack name -> ARN, for ListImports' names
-	live := map[string]bool{}
-	for _, s := range r.stacks {
-		byName[s.name] = s.arn
-		live[s.arn] = true
-	}
+// buildImports adds an imports edge from stack s to each stack it imports
+// from, keyed by export name, with the exporting stack's vertex (without
+// props: it is described in its own snapshot). ListImports is the source of
+// truth, and a literal Fn::ImportValue in s's template adds its edge too
+// (they can disagree only while a stack changes during the discovery).
+// Where the template shows which resources import it, the edge's
+// referenced_by prop lists them as "<logical id>.<property>",
+// comma-separated and sorted.
+//
+// The exporter need not be among the stacks DescribeStacks listed:
+// ListExports names it, and CloudFormation refuses to delete a stack whose
+// export is imported.
+func (r *regionScan) buildImports(g *graph, st *stats, s *stack) {
 	exporter := map[string]string{} // export name -> exporting stack ARN
+	type use struct{ to, export string }
+	uses := map[use][]string{}
 	for _, e := range r.exports {
 		exporter[e.name] = e.exporter
+		// ListImports answers stack names; a live stack's name is unique
+		// in its region.
+		if slices.Contains(e.importers, s.name) {
+			uses[use{e.exporter, e.name}] = nil
+		}
 	}
-	type pair struct{ from, to, export string }
-	uses := map[pair][]string{}
-	add := func(p pair, use string) {
-		if !live[p.from] || !live[p.to] {
+	for _, im := range s.imports {
+		to, ok := exporter[im.export]
+		if !ok {
 			st.strayImports++
-			return
+			continue
 		}
-		if _, ok := uses[p]; !ok {
-			uses[p] = nil
-		}
-		if use != "" && !slices.Contains(uses[p], use) {
-			uses[p] = append(uses[p], use)
+		u := use{to, im.export}
+		if ref := im.from + "." + im.property; !slices.Contains(uses[u], ref) {
+			uses[u] = append(uses[u], ref)
 		}
 	}
-	for _, e := range r.exports {
-		for _, name := range e.importers {
-			add(pair{byName[name], e.exporter, e.name}, "")
-		}
-	}
-	for _, s := range r.stacks {
-		for _, im := range s.imports {
-			to, ok := exporter[im.export]
-			if !ok {
-				st.strayImports++
-				continue
-			}
-			add(pair{s.arn, to, im.export}, im.from+"."+im.property)
-		}
-	}
-	for p, refs := range uses {
-		props := map[string]any{"export": p.export}
+	for u, refs := range uses {
+		props := map[string]any{"export": u.export}
 		if len(refs) > 0 {
 			slices.Sort(refs)
 			props["referenced_by"] = strings.Join(refs, ",")
 		}
-		g.edge(edgebatch.ImportsLabel, p.from, p.to, p.export, props)
+		g.vertex(u.to, edgebatch.StackLabel, nil)
+		g.edge(edgebatch.ImportsLabel, s.arn, u.to, u.export, props)
 	}
 }

@@ -6,8 +6,8 @@
 // the trigger queue's DLQ with that reason); Coalesce folds a burst of
 // changes to one per stack or resource.
 //
-// This is the reading half of `producer listen` (issue 8, part 3); the loop
-// that consumes the queue and rediscovers is not built yet.
+// `producer listen` (producer/listen.go) consumes the queue with these and
+// rediscovers what changed.
 package trigger
 
 import (
