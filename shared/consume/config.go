@@ -25,8 +25,24 @@ type Config struct {
 	// Processors+2 when zero: prefetch stays small, so a busy task does not
 	// hide messages that another task could take.
 	MaxHeld int
-	// Pollers is how many long polls run at once (POLLERS); 1 when zero.
+	// Pollers is the most long polls run at once (POLLERS); 1 when zero.
+	// With Backlog set, the count follows the queue's depth between one and
+	// Pollers (see scale.go); without it, Pollers always run.
 	Pollers int
+	// Backlog returns the queue's backlog (visible and delayed messages)
+	// from the process's depth sampler, and whether it is known.
+	Backlog func() (n int64, known bool)
+	// BacklogPerPoller is how many messages of backlog call for one more
+	// poller (POLLER_BACKLOG); 100 when zero.
+	BacklogPerPoller int
+	// ScaleEvery is how often the poller count and Gate are looked at; 1s
+	// when zero. The sampler behind them reads SQS less often.
+	ScaleEvery time.Duration
+	// Gate, when set, is asked before every receive: while it answers false,
+	// receiving pauses (with the reason in Status) and what is held goes on
+	// being worked. The replay queue's consumer is gated on the live
+	// queue's backlog.
+	Gate func() (open bool, why string)
 	// WaitTime is the long-poll wait, at most 20s; 20s when zero.
 	WaitTime time.Duration
 	// VisibilityTimeout is what the consumer asks for on receive and extends
@@ -65,6 +81,12 @@ func (c *Config) SetDefaults() {
 	}
 	if c.Pollers <= 0 {
 		c.Pollers = 1
+	}
+	if c.BacklogPerPoller <= 0 {
+		c.BacklogPerPoller = 100
+	}
+	if c.ScaleEvery <= 0 {
+		c.ScaleEvery = time.Second
 	}
 	if c.WaitTime <= 0 {
 		c.WaitTime = 20 * time.Second

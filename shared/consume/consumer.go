@@ -123,6 +123,8 @@ type Consumer struct {
 
 	inflight *tracker
 	breaker  *breaker
+	scale    *pollerScale // how many pollers receive now
+	gated    atomic.Value // string: why Gate keeps receiving paused, "" when it does not
 	work     chan *Message // held messages waiting for a processor; MaxHeld capacity
 	acks     chan *Message
 	stats    Stats
@@ -160,6 +162,7 @@ func New(ctx context.Context, client SQS, cfg Config, h Handler) (*Consumer, err
 		log:      cfg.Logger.With("queue", cfg.QueueURL),
 		inflight: newTracker(cfg.MaxHeld),
 		breaker:  newBreaker(),
+		scale:    newPollerScale(cfg.Pollers),
 		work:     make(chan *Message, cfg.MaxHeld),
 		acks:     make(chan *Message, cfg.MaxHeld),
 	}
@@ -206,8 +209,13 @@ func (c *Consumer) Run(ctx context.Context) error {
 	}
 
 	var pollers, processors, background sync.WaitGroup
-	for range c.cfg.Pollers {
-		pollers.Go(func() { c.poll(ctx, hardCtx) })
+	if c.cfg.Backlog != nil {
+		// One poller until the first look at the backlog says otherwise.
+		c.scale.set(1)
+		background.Go(func() { c.scaleLoop(ctx) })
+	}
+	for i := range c.cfg.Pollers {
+		pollers.Go(func() { c.poll(ctx, hardCtx, i) })
 	}
 	for range c.cfg.Processors {
 		processors.Go(func() { c.process(ctx, hardCtx) })
@@ -253,12 +261,16 @@ func (c *Consumer) Run(ctx context.Context) error {
 	return nil
 }
 
-// poll receives while the breaker is closed and there is room. stopCtx ends
-// the polling; receiveCtx, which outlives it until the hard stop, bounds each
-// receive.
-func (c *Consumer) poll(stopCtx, receiveCtx context.Context) {
+// poll is poller i: it receives while the breaker is closed, the gate open,
+// there is room, and the backlog calls for at least i+1 pollers. stopCtx
+// ends the polling; receiveCtx, which outlives it until the hard stop,
+// bounds each receive.
+func (c *Consumer) poll(stopCtx, receiveCtx context.Context, i int) {
 	failures := 0
 	for {
+		if c.scale.wait(stopCtx, i) != nil || c.waitGate(stopCtx) != nil {
+			return
+		}
 		if c.breaker.waitClosed(stopCtx) != nil {
 			return
 		}

@@ -189,6 +189,13 @@ func (f *fakeSQS) ReceiveMessage(ctx context.Context, in *sqs.ReceiveMessageInpu
 		got := f.takeLocked(now, int(limit), vis, in)
 		if len(got) > 0 || !now.Before(deadline) {
 			f.mu.Unlock()
+			if err := f.respond(ctx, "ReceiveMessage", in); err != nil {
+				// The messages were taken: lost on the way back, as a
+				// receive cut off in flight loses them until their
+				// visibility ends.
+				end(fakeCall{Err: err})
+				return nil, err
+			}
 			end(fakeCall{Returned: len(got)})
 			return &sqs.ReceiveMessageOutput{Messages: got}, nil
 		}

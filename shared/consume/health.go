@@ -63,10 +63,18 @@ type Status struct {
 	Extended     int64        `json:"extended"`
 	Breaker      BreakerState `json:"breaker"`
 	Stopping     bool         `json:"stopping"`
+	// Pollers is how many long polls may run now (they follow the backlog),
+	// MaxPollers the most (POLLERS).
+	Pollers    int `json:"pollers"`
+	MaxPollers int `json:"max_pollers"`
+	// Paused says why Config.Gate keeps receiving paused; empty when it
+	// does not.
+	Paused string `json:"paused,omitempty"`
 }
 
 // Status returns the counters and the breaker.
 func (c *Consumer) Status() Status {
+	paused, _ := c.gated.Load().(string)
 	return Status{
 		Held:         c.Held(),
 		MaxHeld:      c.cfg.MaxHeld,
@@ -80,5 +88,8 @@ func (c *Consumer) Status() Status {
 		Extended:     c.stats.Extended.Load(),
 		Breaker:      c.breaker.state(),
 		Stopping:     c.stopping.Load(),
+		Pollers:      c.scale.get(),
+		MaxPollers:   c.cfg.Pollers,
+		Paused:       paused,
 	}
 }
