@@ -123,8 +123,8 @@ type Consumer struct {
 
 	inflight *tracker
 	breaker  *breaker
-	scale    *pollerScale // how many pollers receive now
-	gated    atomic.Value // string: why Gate keeps receiving paused, "" when it does not
+	scale    *pollerScale  // how many pollers receive now
+	gated    atomic.Value  // string: why Gate keeps receiving paused, "" when it does not
 	work     chan *Message // held messages waiting for a processor; MaxHeld capacity
 	acks     chan *Message
 	stats    Stats
