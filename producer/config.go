@@ -4,7 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/url"
+	"os"
 	"regexp"
 	"slices"
 	"strings"
@@ -28,12 +30,30 @@ const (
 	DefaultAWSInterval            = 15 * time.Minute
 	DefaultCloudFormationInterval = 15 * time.Minute
 	DefaultTriggerCoalesce        = 2 * time.Second
+
+	// DefaultBacklogHighWater is the ingest backlog (visible and delayed
+	// messages) above which a scheduled discovery run defers and the push API
+	// answers 429: about a few minutes of a small fleet's work, far below
+	// what SQS holds, so a stalled fleet is noticed before the queue ages.
+	DefaultBacklogHighWater = 10000
+	DefaultServeAddr        = ":8081"
+	DefaultServeBodyTimeout = 10 * time.Second
+	// DefaultStopTimeout keeps the stop under ECS's default stopTimeout
+	// (30s), after which the task is killed.
+	DefaultStopTimeout = 25 * time.Second
+)
+
+// Queues a run can send to (QUEUE).
+const (
+	QueueIngest = "ingest"
+	QueueReplay = "replay"
 )
 
 // Commands.
 const (
 	CommandRun    = "run"
 	CommandListen = "listen"
+	CommandServe  = "serve"
 )
 
 // sourceNames are the discovery sources, in the order a summary lists them.
@@ -46,6 +66,23 @@ var orgID = regexp.MustCompile(`^([1-9][0-9]{0,2}|10[01][0-9]|102[0-4])$`)
 // us-gov-west-1, eu-isoe-west-1).
 var regionName = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$`)
 
+// bearerToken is RFC 6750's b64token: what an Authorization: Bearer header
+// can carry as it is. A token outside it could never be presented.
+var bearerToken = regexp.MustCompile(`^[A-Za-z0-9._~+/-]+=*$`)
+
+// minTokenLen is the shortest INGEST_TOKEN accepted outside
+// SERVE_INSECURE_LOCAL: 16 characters of b64token, about 96 bits at best.
+const minTokenLen = 16
+
+// secret is a setting that must never reach a log or an error message: it
+// prints as [redacted] through fmt (%v, %s, %q, %#v) and slog.
+type secret string
+
+func (secret) String() string                 { return "[redacted]" }
+func (secret) GoString() string               { return "[redacted]" }
+func (secret) LogValue() slog.Value           { return slog.StringValue("[redacted]") }
+func (s secret) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
 // deepflowName is what a DeepFlow deployment's name may be: it goes into the
 // snapshot scope and id.
 var deepflowName = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
@@ -53,11 +90,28 @@ var deepflowName = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
 // Config is the producer's configuration. Each field has one name, used as
 // the environment variable and (lower case, dashes) as the flag.
 type Config struct {
-	// Command is "run" (discover on intervals, or once) or "listen"
-	// (rediscover what change events on the trigger queue name).
+	// Command is "run" (discover on intervals, or once), "listen"
+	// (rediscover what change events on the trigger queue name) or "serve"
+	// (the push API, serve.go).
 	Command string
-	// QueueURL is the ingest queue (QUEUE_URL). Required.
+	// QueueURL is the ingest queue (QUEUE_URL). Required, except by a run
+	// with QUEUE=replay, which does not use it.
 	QueueURL string
+	// Queue is, for run, where snapshots go (QUEUE): "ingest" (QUEUE_URL;
+	// the default, also when empty) or "replay" (REPLAY_QUEUE_URL, every
+	// message with the attribute replay=true). A replay re-sends full
+	// snapshots by hand, so it needs ONCE and never defers.
+	Queue string
+	// ReplayQueueURL is the replay queue (REPLAY_QUEUE_URL), for QUEUE=replay.
+	ReplayQueueURL string
+	// BacklogHighWater is the ingest backlog (ApproximateNumberOfMessages
+	// plus ...Delayed) above which a scheduled discovery run defers (run)
+	// and pushes are refused with 429 (serve) (BACKLOG_HIGH_WATER); 10000 by
+	// default, 0 turns both off.
+	BacklogHighWater int
+	// Force makes a run send even when the backlog is above the mark
+	// (FORCE, or --force): for a person re-running a discovery by hand.
+	Force bool
 	// Region is the AWS region (AWS_REGION); empty leaves it to the SDK's
 	// usual chain.
 	Region string
@@ -120,6 +174,25 @@ type Config struct {
 	// (TRIGGER_COALESCE); 2s by default. A stack update sends one event per
 	// nested stack and Config one per resource, within a second or two.
 	TriggerCoalesce time.Duration
+	// ServeAddr is, for serve, the push API's listen address (SERVE_ADDR);
+	// :8081 by default.
+	ServeAddr string
+	// IngestToken is, for serve, the bearer token clients must present
+	// (INGEST_TOKEN, from the environment only: a flag would show it in
+	// process listings and in -help's defaults). Required unless
+	// ServeInsecureLocal.
+	IngestToken secret
+	// ServeInsecureLocal lets serve run without INGEST_TOKEN, accepting every
+	// push unauthenticated (SERVE_INSECURE_LOCAL): for a development machine
+	// only. With a token set, the token is still required.
+	ServeInsecureLocal bool
+	// ServeBodyTimeout is, for serve, how long a client may take to send a
+	// request's body once its headers are in (SERVE_BODY_TIMEOUT); 10s by
+	// default. A slower body is cut off with 408.
+	ServeBodyTimeout time.Duration
+	// StopTimeout is, for serve, how long requests in flight at SIGTERM get
+	// to finish (STOP_TIMEOUT); 25s by default, under ECS's 30s stopTimeout.
+	StopTimeout time.Duration
 	// LogLevel is debug, info, warn or error (LOG_LEVEL); info by default.
 	LogLevel string
 }
@@ -148,7 +221,19 @@ func parseConfig(command string, args []string) (Config, error) {
 	triggerQueue := fs.String("TRIGGER_QUEUE_URL", "", "listen: the queue EventBridge delivers change events to")
 	triggerDLQ := fs.String("TRIGGER_DLQ_URL", "", "listen: where events that cannot be acted on go (default: the trigger queue's redrive target)")
 	coalesce := fs.Duration("TRIGGER_COALESCE", DefaultTriggerCoalesce, "listen: how long the first event for a stack or region waits for others")
+	queue := fs.String("QUEUE", QueueIngest, "run: where snapshots go: ingest (QUEUE_URL) or replay (REPLAY_QUEUE_URL, each message marked replay=true; with ONCE)")
+	replayQueue := fs.String("REPLAY_QUEUE_URL", "", "run: URL of the replay queue, for QUEUE=replay")
+	highWater := fs.Int("BACKLOG_HIGH_WATER", DefaultBacklogHighWater, "ingest backlog (visible and delayed messages) above which a scheduled run defers and serve answers 429; 0: never")
+	force := fs.Bool("FORCE", false, "run: send even when the ingest backlog is above BACKLOG_HIGH_WATER")
+	serveAddr := fs.String("SERVE_ADDR", DefaultServeAddr, "serve: listen address of the push API")
+	insecure := fs.Bool("SERVE_INSECURE_LOCAL", false, "serve: allow serving without INGEST_TOKEN, unauthenticated (development machines only)")
+	bodyTimeout := fs.Duration("SERVE_BODY_TIMEOUT", DefaultServeBodyTimeout, "serve: longest a client may take to send a request body; slower ones get 408")
+	stopTimeout := fs.Duration("STOP_TIMEOUT", DefaultStopTimeout, "serve: how long requests in flight at SIGTERM get to finish (keep under ECS's stopTimeout)")
 	logLevel := fs.String("LOG_LEVEL", DefaultLogLevel, "debug, info, warn or error")
+	// INGEST_TOKEN is read from the environment only: as a flag it would show
+	// in process listings, and envflag would print it as the flag's default
+	// in -help.
+	token := os.Getenv("INGEST_TOKEN")
 	if err := fs.Parse(args); err != nil {
 		return Config{}, err
 	}
@@ -164,6 +249,9 @@ func parseConfig(command string, args []string) (Config, error) {
 		DeepFlowQuerierURL: *querier, DeepFlowWindow: *window, DeepFlowName: *name, DeepFlowRowLimit: *rowLimit,
 		DeepFlowOrgID:   *orgID,
 		TriggerQueueURL: *triggerQueue, TriggerDLQURL: *triggerDLQ, TriggerCoalesce: *coalesce,
+		Queue: *queue, ReplayQueueURL: *replayQueue, BacklogHighWater: *highWater, Force: *force,
+		ServeAddr: *serveAddr, IngestToken: secret(token), ServeInsecureLocal: *insecure,
+		ServeBodyTimeout: *bodyTimeout, StopTimeout: *stopTimeout,
 	}, nil
 }
 
@@ -197,10 +285,22 @@ func (c *Config) interval(source string) time.Duration {
 // Validate reports every problem at once.
 func (c *Config) Validate() error {
 	var errs []error
+	replay := c.Command == CommandRun && c.Queue == QueueReplay
 	if c.QueueURL == "" {
-		errs = append(errs, errors.New("QUEUE_URL is required"))
-	} else if u, err := url.Parse(c.QueueURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		if !replay { // a replay sends to REPLAY_QUEUE_URL only
+			errs = append(errs, errors.New("QUEUE_URL is required"))
+		}
+	} else if !isQueueURL(c.QueueURL) {
 		errs = append(errs, fmt.Errorf("QUEUE_URL %q is not a queue URL such as https://sqs.us-east-1.amazonaws.com/123456789012/graphfleet-ingest", c.QueueURL))
+	}
+	if c.BacklogHighWater < 0 {
+		errs = append(errs, fmt.Errorf("BACKLOG_HIGH_WATER is %d; want a number of messages, or 0 to never defer or refuse", c.BacklogHighWater))
+	}
+	if c.Command != CommandRun && c.Queue != "" && c.Queue != QueueIngest {
+		errs = append(errs, fmt.Errorf("QUEUE=%s is for run; %s sends to QUEUE_URL", c.Queue, c.Command))
+	}
+	if c.Command == CommandServe {
+		return c.validateServe(errs)
 	}
 	if c.Command == CommandListen {
 		// listen rediscovers with the aws and cloudformation sources; SOURCE
@@ -220,6 +320,20 @@ func (c *Config) Validate() error {
 			errs = append(errs, errors.New("ONCE is for run; listen runs until stopped"))
 		}
 		return c.validateCommon(errs)
+	}
+	switch c.Queue {
+	case "", QueueIngest:
+	case QueueReplay:
+		if !isQueueURL(c.ReplayQueueURL) {
+			errs = append(errs, fmt.Errorf("QUEUE=replay needs REPLAY_QUEUE_URL, a queue URL such as https://sqs.us-east-1.amazonaws.com/123456789012/graphfleet-replay (got %q)", c.ReplayQueueURL))
+		}
+		if !c.Once {
+			// A replay is a one-off re-send by hand; on intervals it would
+			// feed the low-priority queue forever, bypassing the deferral.
+			errs = append(errs, errors.New("QUEUE=replay re-sends the snapshots once: add ONCE (--once)"))
+		}
+	default:
+		errs = append(errs, fmt.Errorf("QUEUE %q is not known; want %s or %s", c.Queue, QueueIngest, QueueReplay))
 	}
 	if len(c.Sources) == 0 {
 		errs = append(errs, fmt.Errorf("SOURCE is empty; the sources are: %s", strings.Join(sourceNames, ", ")))
@@ -260,6 +374,49 @@ func (c *Config) Validate() error {
 		}
 	}
 	return c.validateCommon(errs)
+}
+
+// validateServe checks serve's settings, adding to errs. Discovery settings
+// (SOURCE, the intervals, AWS_REGIONS) are run's and listen's, not serve's.
+func (c *Config) validateServe(errs []error) error {
+	if _, _, err := net.SplitHostPort(c.ServeAddr); err != nil {
+		errs = append(errs, fmt.Errorf("SERVE_ADDR %q is not a listen address such as :8081 or 127.0.0.1:8081", c.ServeAddr))
+	}
+	// The token itself is never put in an error: it would reach the logs.
+	switch tok := string(c.IngestToken); {
+	case tok == "" && !c.ServeInsecureLocal:
+		errs = append(errs, errors.New("serve needs INGEST_TOKEN, the bearer token clients send (environment only; e.g. INGEST_TOKEN=$(openssl rand -hex 32)), "+
+			"or SERVE_INSECURE_LOCAL=true to accept unauthenticated pushes on a development machine"))
+	case tok == "":
+	case !bearerToken.MatchString(tok):
+		errs = append(errs, errors.New("INGEST_TOKEN cannot be sent as a bearer token: use letters, digits and - . _ ~ + / (with = only at the end), no spaces or quotes (its value is not shown)"))
+	case len(tok) < minTokenLen && !c.ServeInsecureLocal:
+		errs = append(errs, fmt.Errorf("INGEST_TOKEN has %d characters; want at least %d (e.g. openssl rand -hex 32)", len(tok), minTokenLen))
+	}
+	if c.ServeBodyTimeout <= 0 || c.ServeBodyTimeout > 5*time.Minute {
+		errs = append(errs, fmt.Errorf("SERVE_BODY_TIMEOUT is %v; want more than 0 and at most 5m", c.ServeBodyTimeout))
+	}
+	if need := c.ServeBodyTimeout + pushSendTimeout; c.StopTimeout < need {
+		// A request that began just before SIGTERM may read its body and then
+		// send to SQS; a shorter stop would cut accepted work off.
+		errs = append(errs, fmt.Errorf("STOP_TIMEOUT %v must cover SERVE_BODY_TIMEOUT (%v) plus the %v a send to SQS may take: at least %v", c.StopTimeout, c.ServeBodyTimeout, pushSendTimeout, need))
+	}
+	if c.Once {
+		errs = append(errs, errors.New("ONCE is for run; serve runs until stopped"))
+	}
+	if c.Force {
+		errs = append(errs, errors.New("FORCE is for run; serve refuses pushes above BACKLOG_HIGH_WATER (0 turns that off)"))
+	}
+	if _, err := c.level(); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// isQueueURL reports whether u looks like a queue URL: http(s) with a host.
+func isQueueURL(u string) bool {
+	p, err := url.Parse(u)
+	return u != "" && err == nil && (p.Scheme == "https" || p.Scheme == "http") && p.Host != ""
 }
 
 // validateCommon checks the settings run and listen share, adding to errs.

@@ -26,10 +26,21 @@
 // any discovery failed or any snapshot was not sealed: a scheduled ECS task.
 // Without it each source repeats on its own interval until SIGTERM.
 //
+// A scheduled run that finds the ingest backlog above BACKLOG_HIGH_WATER
+// defers (sends nothing; the next snapshot supersedes it), unless --force.
+// `producer run --once --queue replay` sends the snapshots to the replay
+// queue (REPLAY_QUEUE_URL) instead, each message marked replay=true, and
+// never defers.
+//
 // `producer listen` consumes the trigger queue (TRIGGER_QUEUE_URL), fed by
 // EventBridge rules for CloudFormation stack status changes and AWS Config
 // item changes, and rediscovers the changed stack (or the changed resource's
 // region) within seconds, as a snapshot of that scope (listen.go).
+//
+// `producer serve` is the push API: POST /v1/batches enqueues one edge batch
+// from another system, behind a bearer token (INGEST_TOKEN), with 429 and
+// Retry-After while the ingest backlog is above BACKLOG_HIGH_WATER
+// (serve.go).
 package main
 
 import (
@@ -57,13 +68,13 @@ func main() {
 	}
 }
 
-// run is the command line: "run" (the default) or "listen", and their
-// settings.
+// run is the command line: "run" (the default), "listen" or "serve", and
+// their settings.
 func run(args []string, stdout io.Writer) error {
 	command := CommandRun
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
-		if args[0] != CommandRun && args[0] != CommandListen {
-			return fmt.Errorf("unknown command %q; usage: producer run [--source deepflow|aws|cloudformation|demo[,...]] [--once] [settings], or producer listen [settings]", args[0])
+		if args[0] != CommandRun && args[0] != CommandListen && args[0] != CommandServe {
+			return fmt.Errorf("unknown command %q; usage: producer run [--source deepflow|aws|cloudformation|demo[,...]] [--once [--queue replay]] [settings], producer listen [settings], or producer serve [settings]", args[0])
 		}
 		command, args = args[0], args[1:]
 	}
@@ -91,6 +102,9 @@ func run(args []string, stdout io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("cannot load AWS configuration: %w", err)
 	}
+	if cfg.Command == CommandServe {
+		return runServe(ctx, cfg, sqs.NewFromConfig(awsCfg), log)
+	}
 	if cfg.Command == CommandListen {
 		if len(cfg.AWSRegions) == 0 && awsCfg.Region == "" {
 			return errors.New("listen needs AWS_REGIONS or a region from the SDK's chain (AWS_REGION)")
@@ -107,20 +121,22 @@ func run(args []string, stdout io.Writer) error {
 // it with their own AWS configuration and queue.
 func runWith(ctx context.Context, cfg Config, awsCfg aws.Config, queue queueClient, stdout io.Writer, log *slog.Logger) error {
 	start := time.Now()
-	ss, err := newSnapshotSender(ctx, queue, cfg.QueueURL, log)
+	ss, target, err := newRunSender(ctx, cfg, queue, log)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil
 		}
 		return err
 	}
+	gate := newBacklogGate(cfg, queue, log)
 	var srcs []source
 	for _, name := range sourceNames { // a fixed order, whatever SOURCE's
 		if cfg.has(name) {
-			srcs = append(srcs, source{name: name, interval: cfg.interval(name), discover: newSource(cfg, name, awsCfg)})
+			srcs = append(srcs, source{name: name, interval: cfg.interval(name), discover: newSource(cfg, name, awsCfg), gate: gate})
 		}
 	}
-	log.Info("producer started", "queue", cfg.QueueURL, "sources", cfg.Sources, "once", cfg.Once, "discovery_timeout", cfg.DiscoveryTimeout.String())
+	log.Info("producer started", "queue", target, "sources", cfg.Sources, "once", cfg.Once, "discovery_timeout", cfg.DiscoveryTimeout.String(),
+		"backlog_high_water", cfg.BacklogHighWater, "defers", gate != nil, "replay", cfg.Queue == QueueReplay)
 	reports, err := runSources(ctx, srcs, cfg.Once, cfg.DiscoveryTimeout, ss, log)
 	if !cfg.Once {
 		return nil // a shutdown; failed runs were logged and superseded

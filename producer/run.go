@@ -5,10 +5,17 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"sync"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
 	"github.com/graphfleet/graphfleet/shared/edgebatch"
+	"github.com/graphfleet/graphfleet/shared/queuedepth"
+	"github.com/graphfleet/graphfleet/shared/sqssend"
 )
 
 // discoverFunc is a discovery source: one full discovery of each of its
@@ -27,6 +34,7 @@ type source struct {
 	name     string
 	interval time.Duration
 	discover discoverFunc
+	gate     *backlogGate // nil: never defers
 }
 
 // runReport is what one run of a source did, for the logs and --once's
@@ -35,7 +43,71 @@ type runReport struct {
 	Source    string
 	Took      time.Duration
 	Snapshots []snapshotOutcome
-	Err       error // every failure of the run: discovery and unsealed snapshots
+	Err       error     // every failure of the run: discovery and unsealed snapshots
+	Deferred  *deferral // set when the run deferred: it discovered and sent nothing
+}
+
+// ingestQueue is the name the process's queuedepth.Sampler knows the ingest
+// queue by (run's deferral and serve's 429 both read it).
+const ingestQueue = "ingest"
+
+// deferral is a run that did not discover because the ingest backlog was
+// above BACKLOG_HIGH_WATER.
+type deferral struct {
+	Backlog, Mark int64
+}
+
+func (d *deferral) String() string {
+	return fmt.Sprintf("deferred: ingest backlog %d above the mark %d; the next snapshot supersedes this one", d.Backlog, d.Mark)
+}
+
+// backlogGate decides whether a discovery run defers. Sending a full snapshot
+// into a deep backlog only lengthens it: the workers would reach the
+// snapshot after newer ones, and a newer complete snapshot supersedes it
+// anyway. So a run above the mark skips discovery (sparing the sources'
+// APIs too) and the next run, on its interval or schedule, catches up.
+type backlogGate struct {
+	depth *queuedepth.Sampler
+	mark  int64
+	log   *slog.Logger
+}
+
+// newBacklogGate is the run's gate, or nil when nothing defers: the mark is
+// 0, FORCE is set, or the run is a replay (a replay is an operator's
+// deliberate re-send, to a queue the workers take only with spare capacity).
+// --once runs defer too: a scheduled ECS task is exactly a --once run, and
+// a person who wants a discovery now says --force.
+func newBacklogGate(cfg Config, client queuedepth.API, log *slog.Logger) *backlogGate {
+	if cfg.BacklogHighWater <= 0 || cfg.Force || cfg.Queue == QueueReplay {
+		return nil
+	}
+	s := queuedepth.New(client, 0, log)
+	s.Watch(ingestQueue, cfg.QueueURL)
+	return &backlogGate{depth: s, mark: int64(cfg.BacklogHighWater), log: log}
+}
+
+// check reads the ingest backlog now, one GetQueueAttributes call per run
+// (runs are minutes apart, so a background sampler would read thousands of
+// times for nothing), and returns the deferral when it is above the mark,
+// nil to go ahead.
+func (g *backlogGate) check(ctx context.Context, src string) *deferral {
+	if g == nil {
+		return nil
+	}
+	g.depth.SampleOnce(ctx)
+	d, _ := g.depth.Depth(ingestQueue)
+	if d.Err != "" || d.At.IsZero() {
+		// The deferral spares the fleet; SQS takes the messages either way.
+		// Skipping discovery because depth is unreadable (often a role
+		// without sqs:GetQueueAttributes) would stop the graph's updates for
+		// a permission that only serves flow control.
+		g.log.WarnContext(ctx, "cannot read the ingest backlog; running without the deferral check", "source", src, "err", d.Err)
+		return nil
+	}
+	if d.Backlog() <= g.mark {
+		return nil
+	}
+	return &deferral{Backlog: d.Backlog(), Mark: g.mark}
 }
 
 // snapshotOutcome is one snapshot of a run: sealed when Err is nil.
@@ -101,6 +173,11 @@ func discoverAndSend(ctx context.Context, src source, ss *snapshotSender, timeou
 	defer cancel()
 	start := time.Now()
 	rep := runReport{Source: src.name}
+	if d := src.gate.check(ctx, src.name); d != nil {
+		rep.Deferred, rep.Took = d, time.Since(start)
+		log.WarnContext(ctx, "discovery run deferred", "source", src.name, "backlog", d.Backlog, "mark", d.Mark, "reason", d.String())
+		return rep
+	}
 	var errs []error
 	snaps, err := src.discover(ctx, start)
 	if err != nil {
@@ -167,4 +244,90 @@ func snapshotScope(b *edgebatch.Batch) string {
 		return ""
 	}
 	return b.Snapshot.Scope
+}
+
+// attrReplay marks a message sent by `producer run --once --queue replay`
+// (DESIGN.md, "Replay": replayed messages carry replay=true).
+const attrReplay = edgebatch.AttrReplay
+
+// replayAttrBytes is what the replay attribute adds to a message, counted as
+// SQS (and edgebatch.Message.Size) counts it.
+var replayAttrBytes = edgebatch.Message{Attributes: map[string]string{attrReplay: "true"}}.Size()
+
+// newRunSender is the snapshot sender of a run, and the URL of its queue:
+// the ingest queue, or with QUEUE=replay the replay queue with every message
+// marked replay=true.
+func newRunSender(ctx context.Context, cfg Config, queue queueClient, log *slog.Logger) (*snapshotSender, string, error) {
+	if cfg.Queue != QueueReplay {
+		ss, err := newSnapshotSender(ctx, queue, cfg.QueueURL, log)
+		return ss, cfg.QueueURL, err
+	}
+	ss, err := newSnapshotSender(ctx, replayMarker{queue}, cfg.ReplayQueueURL, log)
+	if err != nil {
+		return nil, "", err
+	}
+	// The marker adds its attribute after Encode measured the message, so
+	// batches are cut that much smaller: each still fits the queue with
+	// AttributeReserve left for the trace context and a dead-letter reason.
+	ss.limits.MaxBytes -= replayAttrBytes
+	if ss.limits.MaxBytes < edgebatch.MinSplitBytes {
+		return nil, "", fmt.Errorf("queue %s: %w", cfg.ReplayQueueURL, sqssend.ErrQueueTooSmall)
+	}
+	return ss, cfg.ReplayQueueURL, nil
+}
+
+// replayMarker is the replay queue's client: it adds replay=true to every
+// message on its way, after sqssend added the trace context, so the replay
+// goes through the one sending path (snapshotSender: data, then the seal
+// only once every data batch was accepted) unchanged. It stands in for
+// edgebatch.EncodeWith, which snapshotSender cannot be given today (it
+// encodes with Encode); an extra-attributes field there would retire this
+// type and its call splitting.
+type replayMarker struct{ queueClient }
+
+func (r replayMarker) SendMessageBatch(ctx context.Context, in *sqs.SendMessageBatchInput, opts ...func(*sqs.Options)) (*sqs.SendMessageBatchOutput, error) {
+	entries := make([]types.SendMessageBatchRequestEntry, len(in.Entries))
+	size := 0
+	for i, e := range in.Entries {
+		attrs := maps.Clone(e.MessageAttributes)
+		if attrs == nil {
+			attrs = map[string]types.MessageAttributeValue{}
+		}
+		attrs[attrReplay] = types.MessageAttributeValue{DataType: aws.String("String"), StringValue: aws.String("true")}
+		e.MessageAttributes = attrs
+		entries[i] = e
+		size += len(aws.ToString(e.MessageBody))
+		for k, v := range attrs {
+			size += len(k) + len(aws.ToString(v.DataType)) + len(aws.ToString(v.StringValue))
+		}
+	}
+	marked := *in
+	marked.Entries = entries
+	if size <= sqssend.MaxCallBytes || len(entries) == 1 {
+		return r.queueClient.SendMessageBatch(ctx, &marked, opts...)
+	}
+	// sqssend packed this call up to SQS's 1 MiB per call without the
+	// marker's bytes, which can push a full call over (BatchRequestTooLong).
+	// Such a call goes one entry a call: each fits, Split having cut them
+	// smaller by the marker's size. Entry ids stay those the sender gave.
+	out := &sqs.SendMessageBatchOutput{}
+	var lastErr error
+	for _, e := range entries {
+		one := marked
+		one.Entries = []types.SendMessageBatchRequestEntry{e}
+		o, err := r.queueClient.SendMessageBatch(ctx, &one, opts...)
+		if err != nil {
+			// Not the entry's fault: the sender retries it, as it would the
+			// whole call.
+			lastErr = err
+			out.Failed = append(out.Failed, types.BatchResultErrorEntry{Id: e.Id, Code: aws.String("CallFailed"), Message: aws.String(err.Error())})
+			continue
+		}
+		out.Successful = append(out.Successful, o.Successful...)
+		out.Failed = append(out.Failed, o.Failed...)
+	}
+	if len(out.Successful) == 0 && lastErr != nil {
+		return nil, lastErr
+	}
+	return out, nil
 }

@@ -9,13 +9,19 @@ import (
 )
 
 // printSummary writes what a --once run did: a line per snapshot (sealed or
-// not, with why), a line per source that failed before it had snapshots, and
-// the totals: elements, batches, messages, bytes and duration.
+// not, with why), a line per source that failed before it had snapshots or
+// deferred, and the totals: elements, batches, messages, bytes and duration,
+// and how many sources deferred. A deferral is in lower case like "sealed":
+// it is flow control working, not a failure.
 func printSummary(w io.Writer, reports []runReport, took time.Duration) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "SOURCE\tSCOPE\tVERTICES\tEDGES\tBATCHES\tMESSAGES\tBYTES\tTOOK\tRESULT")
-	var snaps, sealed, vertices, edges, batches, messages, bytes int
+	var snaps, sealed, vertices, edges, batches, messages, bytes, deferred int
 	for _, r := range reports {
+		if r.Deferred != nil {
+			deferred++
+			fmt.Fprintf(tw, "%s\t-\t\t\t\t\t\t%s\t%s\n", r.Source, r.Took.Round(time.Millisecond), r.Deferred)
+		}
 		for _, s := range r.Snapshots {
 			result := "sealed"
 			if s.Err != nil {
@@ -39,8 +45,12 @@ func printSummary(w io.Writer, reports []runReport, took time.Duration) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	_, err := fmt.Fprintf(w, "total: %d of %d snapshot(s) sealed, %d elements (%d vertices, %d edges), %d batches, %d messages, %d bytes, in %s\n",
-		sealed, snaps, vertices+edges, vertices, edges, batches, messages, bytes, took.Round(time.Millisecond))
+	deferNote := ""
+	if deferred > 0 {
+		deferNote = fmt.Sprintf("; %d source(s) deferred", deferred)
+	}
+	_, err := fmt.Fprintf(w, "total: %d of %d snapshot(s) sealed, %d elements (%d vertices, %d edges), %d batches, %d messages, %d bytes, in %s%s\n",
+		sealed, snaps, vertices+edges, vertices, edges, batches, messages, bytes, took.Round(time.Millisecond), deferNote)
 	return err
 }
 

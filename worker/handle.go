@@ -128,15 +128,24 @@ func newHandler(w batchWriter, log *slog.Logger) *handler {
 	return &handler{writer: w, log: log, tracer: otel.Tracer("github.com/graphfleet/graphfleet/worker"), open: openSnapshots{n: -1}}
 }
 
-// handle is a consume.Handler. Its span is the child of the producer's span,
-// whose context travels in the message's traceparent attribute.
-func (h *handler) handle(ctx context.Context, m *consume.Message) (err error) {
+// handle is the live queue's consume.Handler. A message marked replay=true
+// (a snapshot sent for reprocessing) is handled as a replayed one wherever
+// it comes from.
+func (h *handler) handle(ctx context.Context, m *consume.Message) error {
+	return h.handleAs(ctx, m, m.Attributes[edgebatch.AttrReplay] == "true")
+}
+
+// handleAs is the path of one message. Its span is the child of the
+// producer's span, whose context travels in the message's traceparent
+// attribute. A replayed message's Neptune requests wait behind live ones.
+func (h *handler) handleAs(ctx context.Context, m *consume.Message, replay bool) (err error) {
 	ctx = propagation.TraceContext{}.Extract(ctx, propagation.MapCarrier(m.Attributes))
 	ctx, span := h.tracer.Start(ctx, "graphfleet.process", trace.WithSpanKind(trace.SpanKindConsumer),
 		trace.WithAttributes(
 			attribute.String("messaging.system", "aws_sqs"),
 			attribute.String("messaging.message.id", m.ID),
 			attribute.Int("graphfleet.receive_count", m.ReceiveCount),
+			attribute.Bool("graphfleet.replay", replay),
 		))
 	defer func() {
 		if err != nil {

@@ -14,8 +14,16 @@
 // receiving, lets the last long poll and work in progress finish, releases
 // what is held, all within STOP_TIMEOUT, and exits.
 //
+// With REPLAY_QUEUE_URL set the worker consumes the replay queue too, with
+// the capacity live traffic leaves: REPLAY_SHARE percent of PROCESSORS,
+// nothing while the live backlog is above REPLAY_PAUSE_ABOVE, and Neptune
+// requests that wait behind live ones (see replay.go). One depth sampler
+// (shared/queuedepth) reads both queues; the pollers of each follow its
+// backlog.
+//
 // `worker -healthcheck` is the ECS container health check: it asks the
-// running worker's /healthz (liveness) and exits 0 or 1.
+// running worker's /healthz (liveness) and exits 0 or 1. `worker replay dlq`
+// moves the DLQ's messages into the replay queue (replaydlq.go).
 package main
 
 import (
@@ -39,6 +47,7 @@ import (
 
 	"github.com/graphfleet/graphfleet/shared/consume"
 	"github.com/graphfleet/graphfleet/shared/envflag"
+	"github.com/graphfleet/graphfleet/shared/queuedepth"
 	"github.com/graphfleet/graphfleet/worker/neptune"
 )
 
@@ -54,9 +63,14 @@ func main() {
 // reported together.
 type Config struct {
 	// Consumer is the SQS side: QUEUE_URL, DLQ_URL, PROCESSORS,
-	// MAX_HELD_MESSAGES, POLLERS, RECEIVE_WAIT_TIME, VISIBILITY_TIMEOUT, MESSAGE_TIMEOUT,
-	// STOP_TIMEOUT.
+	// MAX_HELD_MESSAGES, POLLERS, POLLER_BACKLOG, RECEIVE_WAIT_TIME,
+	// VISIBILITY_TIMEOUT, MESSAGE_TIMEOUT, STOP_TIMEOUT.
 	Consumer consume.Config
+	// Replay is the replay queue's side: REPLAY_QUEUE_URL, REPLAY_SHARE,
+	// REPLAY_PAUSE_ABOVE.
+	Replay ReplayConfig
+	// DepthInterval is how often the queues' depth is read (DEPTH_INTERVAL).
+	DepthInterval time.Duration
 	// Neptune is the writer: NEPTUNE_ENDPOINT, NEPTUNE_IAM_AUTH, AWS_REGION,
 	// NEPTUNE_WRITERS, NEPTUNE_RECORDS_PER_REQUEST.
 	Neptune neptune.Config
@@ -79,7 +93,12 @@ func parseConfig(args []string) (cfg Config, healthcheck bool, err error) {
 	records := fs.Int("NEPTUNE_RECORDS_PER_REQUEST", 200, "records (labels and properties) per Neptune request")
 	processors := fs.Int("PROCESSORS", 8, "messages processed at once")
 	maxHeld := fs.Int("MAX_HELD_MESSAGES", 0, "messages held at once, receiving pauses at this cap (default PROCESSORS+2: small prefetch)")
-	pollers := fs.Int("POLLERS", 1, "concurrent long polls")
+	pollers := fs.Int("POLLERS", 4, "most long polls at once: one while the queue is shallow, one more per POLLER_BACKLOG messages")
+	pollerBacklog := fs.Int("POLLER_BACKLOG", 100, "messages of backlog that call for one more long poll")
+	replayURL := fs.String("REPLAY_QUEUE_URL", "", "replay queue to consume with the capacity the live queue leaves (none when empty)")
+	replayShare := fs.Int("REPLAY_SHARE", 25, "percent of PROCESSORS that may work on replayed messages (at least one)")
+	replayPause := fs.Int("REPLAY_PAUSE_ABOVE", 100, "live backlog (messages) above which the replay queue is not received from")
+	depthInterval := fs.Duration("DEPTH_INTERVAL", 5*time.Second, "how often the queues' depth is read")
 	waitTime := fs.Duration("RECEIVE_WAIT_TIME", 20*time.Second, "long-poll wait of each receive, 1s to 20s")
 	visibility := fs.Duration("VISIBILITY_TIMEOUT", 30*time.Second, "visibility asked for on receive and kept up by the heartbeat")
 	messageTimeout := fs.Duration("MESSAGE_TIMEOUT", 2*time.Minute, "how long one message may stay in work, waits for a writer slot included")
@@ -92,9 +111,11 @@ func parseConfig(args []string) (cfg Config, healthcheck bool, err error) {
 	}
 	cfg = Config{
 		Consumer: consume.Config{
-			QueueURL: *queueURL, DLQURL: *dlqURL, Processors: *processors, MaxHeld: *maxHeld, Pollers: *pollers, WaitTime: *waitTime,
-			VisibilityTimeout: *visibility, MessageTimeout: *messageTimeout, StopTimeout: *stopTimeout,
+			QueueURL: *queueURL, DLQURL: *dlqURL, Processors: *processors, MaxHeld: *maxHeld, Pollers: *pollers, BacklogPerPoller: *pollerBacklog,
+			WaitTime: *waitTime, VisibilityTimeout: *visibility, MessageTimeout: *messageTimeout, StopTimeout: *stopTimeout,
 		},
+		Replay:        ReplayConfig{QueueURL: *replayURL, SharePercent: *replayShare, PauseAbove: *replayPause},
+		DepthInterval: *depthInterval,
 		Neptune: neptune.Config{
 			Endpoint: *endpoint, IAMAuth: *iam, Region: *region, Writers: *writers, RecordsPerRequest: *records,
 		},
@@ -113,6 +134,12 @@ func (c *Config) Validate() error {
 	if err := c.Neptune.Validate(); err != nil {
 		errs = append(errs, err)
 	}
+	if err := c.Replay.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if c.DepthInterval < time.Second {
+		errs = append(errs, fmt.Errorf("DEPTH_INTERVAL %s: at least 1s (each read is a GetQueueAttributes call per queue)", c.DepthInterval))
+	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(c.LogLevel)); err != nil {
 		errs = append(errs, fmt.Errorf("LOG_LEVEL: %w", err))
@@ -121,6 +148,9 @@ func (c *Config) Validate() error {
 }
 
 func run(args []string) error {
+	if len(args) > 0 && args[0] == "replay" {
+		return runReplayCommand(args[1:])
+	}
 	cfg, healthcheck, err := parseConfig(args)
 	if err != nil {
 		return err
@@ -169,6 +199,14 @@ func run(args []string) error {
 	}()
 
 	h := newHandler(writer, log)
+	client := sqs.NewFromConfig(awsCfg)
+	// One sampler reads both queues' depth for everything that acts on it:
+	// each consumer's pollers, the replay gate, /stats.
+	depth := queuedepth.New(client, cfg.DepthInterval, log)
+	depth.Watch(queueLive, cfg.Consumer.QueueURL)
+	depth.Watch(queueReplay, cfg.Replay.QueueURL)
+	maxAge := 3 * cfg.DepthInterval
+	cfg.Consumer.Backlog = backlogOf(depth, queueLive, maxAge)
 	// The probe's failure is classified like a write's, so access denied
 	// found by a probe (a 403 on the handshake) reads as access denied.
 	cfg.Consumer.Probe = func(ctx context.Context) error {
@@ -177,19 +215,44 @@ func run(args []string) error {
 		}
 		return nil
 	}
-	consumer, err := consume.New(ctx, sqs.NewFromConfig(awsCfg), cfg.Consumer, h.handle)
+	consumers := []*consume.Consumer{}
+	live, err := consume.New(ctx, client, cfg.Consumer, h.handle)
 	if err != nil {
 		return err
 	}
-	health, err := serveHealth(cfg.HealthAddr, consumer, h.graphStatus, log)
+	consumers = append(consumers, live)
+	var replay *consume.Consumer
+	if cfg.Replay.QueueURL != "" {
+		rc := cfg.Replay.consumerConfig(cfg.Consumer, depth, maxAge)
+		if replay, err = consume.New(ctx, client, rc, h.handleReplay); err != nil {
+			return fmt.Errorf("replay queue: %w", err)
+		}
+		consumers = append(consumers, replay)
+	}
+	health, err := serveHealth(cfg.HealthAddr, live, replay, depth, h.graphStatus, log)
 	if err != nil {
 		return err
 	}
 	defer health.Close()
+	bgCtx, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopBackground()
 	go h.watchOpenSnapshots(ctx)
-	log.Info("worker started", "queue", cfg.Consumer.QueueURL, "neptune", cfg.Neptune.Endpoint, "iam", cfg.Neptune.IAMAuth,
-		"writers", cfg.Neptune.Writers, "processors", cfg.Consumer.Processors, "max_held", cfg.Consumer.MaxHeld, "health", health.Addr)
-	return consumer.Run(ctx)
+	// The sampler keeps going through the stop: the replay gate and /stats
+	// read it until the consumers are done.
+	go depth.Run(bgCtx)
+	log.Info("worker started", "queue", cfg.Consumer.QueueURL, "replay_queue", cfg.Replay.QueueURL, "neptune", cfg.Neptune.Endpoint,
+		"iam", cfg.Neptune.IAMAuth, "writers", cfg.Neptune.Writers, "processors", cfg.Consumer.Processors, "max_held", cfg.Consumer.MaxHeld,
+		"max_pollers", cfg.Consumer.Pollers, "health", health.Addr)
+	// Both consumers stop together on SIGTERM, each within STOP_TIMEOUT.
+	errs := make(chan error, len(consumers))
+	for _, c := range consumers {
+		go func() { errs <- c.Run(ctx) }()
+	}
+	var runErrs []error
+	for range consumers {
+		runErrs = append(runErrs, <-errs)
+	}
+	return errors.Join(runErrs...)
 }
 
 // healthServer serves /healthz (liveness: 200 unless a loop is stuck),
@@ -199,12 +262,12 @@ type healthServer struct {
 	Addr string
 }
 
-func serveHealth(addr string, c *consume.Consumer, graph func() GraphStatus, log *slog.Logger) (*healthServer, error) {
+func serveHealth(addr string, c, replay *consume.Consumer, depth *queuedepth.Sampler, graph func() GraphStatus, log *slog.Logger) (*healthServer, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("HEALTH_ADDR: %w", err)
 	}
-	srv := &http.Server{Handler: healthMux(c, graph), ReadHeaderTimeout: 5 * time.Second}
+	srv := &http.Server{Handler: healthMux(c, replay, depth, graph), ReadHeaderTimeout: 5 * time.Second}
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Error("health server stopped", "err", err)
@@ -213,14 +276,17 @@ func serveHealth(addr string, c *consume.Consumer, graph func() GraphStatus, log
 	return &healthServer{Server: srv, Addr: ln.Addr().String()}, nil
 }
 
-// stats is /stats: the consumer's counters and, under "graph", what the
-// order rules and sweeps did.
+// stats is /stats: the live queue's consumer at the top level, the replay
+// queue's under "replay", the depth of both under "queues" and, under
+// "graph", what the order rules and sweeps did.
 type stats struct {
 	consume.Status
-	Graph GraphStatus `json:"graph"`
+	Replay *consume.Status             `json:"replay,omitempty"`
+	Queues map[string]queuedepth.Depth `json:"queues"`
+	Graph  GraphStatus                 `json:"graph"`
 }
 
-func healthMux(c *consume.Consumer, graph func() GraphStatus) *http.ServeMux {
+func healthMux(c, replay *consume.Consumer, depth *queuedepth.Sampler, graph func() GraphStatus) *http.ServeMux {
 	mux := http.NewServeMux()
 	answer := func(w http.ResponseWriter, ok bool, why string) {
 		if !ok {
@@ -231,15 +297,27 @@ func healthMux(c *consume.Consumer, graph func() GraphStatus) *http.ServeMux {
 	}
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
 		ok, why := c.Alive(time.Now())
+		if ok && replay != nil {
+			if ok, why = replay.Alive(time.Now()); !ok {
+				why = "replay queue: " + why
+			}
+		}
 		answer(w, ok, why)
 	})
+	// Readiness is the live queue's: a replay consumer waiting for its turn
+	// is not a reason to take the task out of service.
 	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
 		ok, why := c.Ready()
 		answer(w, ok, why)
 	})
 	mux.HandleFunc("/stats", func(w http.ResponseWriter, _ *http.Request) {
+		st := stats{Status: c.Status(), Queues: depth.All(), Graph: graph()}
+		if replay != nil {
+			rs := replay.Status()
+			st.Replay = &rs
+		}
 		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(stats{Status: c.Status(), Graph: graph()})
+		_ = json.NewEncoder(w).Encode(st)
 	})
 	return mux
 }

@@ -77,44 +77,81 @@ func stringAttributes(attrs map[string]string) map[string]types.MessageAttribute
 // and learns maxReceiveCount, which decides when a refused message is
 // dead-lettered by the worker (with its reason) rather than by SQS.
 func (c *Consumer) findDLQ(ctx context.Context) error {
-	out, err := c.sqs.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{
-		QueueUrl:       aws.String(c.cfg.QueueURL),
+	target, maxRecv, err := readRedrive(ctx, c.sqs, c.cfg.QueueURL)
+	if err != nil {
+		return err
+	}
+	c.maxRecv = maxRecv
+	if c.cfg.DLQURL != "" {
+		return nil
+	}
+	if target == "" {
+		return errors.New("queue " + c.cfg.QueueURL + " has no RedrivePolicy and no DLQ_URL is set: malformed messages would have nowhere to go")
+	}
+	if c.cfg.DLQURL, err = queueURLOf(ctx, c.sqs, target); err != nil {
+		return err
+	}
+	c.log.Info("dead-letter queue found from RedrivePolicy", "dlq", c.cfg.DLQURL, "max_receive_count", c.maxRecv)
+	return nil
+}
+
+// DLQFinder is the SQS API FindDLQ calls.
+type DLQFinder interface {
+	GetQueueAttributes(ctx context.Context, in *sqs.GetQueueAttributesInput, opts ...func(*sqs.Options)) (*sqs.GetQueueAttributesOutput, error)
+	GetQueueUrl(ctx context.Context, in *sqs.GetQueueUrlInput, opts ...func(*sqs.Options)) (*sqs.GetQueueUrlOutput, error)
+}
+
+// FindDLQ is the URL of the dead-letter queue a queue's RedrivePolicy names.
+func FindDLQ(ctx context.Context, client DLQFinder, queueURL string) (string, error) {
+	target, _, err := readRedrive(ctx, client, queueURL)
+	if err != nil {
+		return "", err
+	}
+	if target == "" {
+		return "", fmt.Errorf("queue %s has no RedrivePolicy", queueURL)
+	}
+	return queueURLOf(ctx, client, target)
+}
+
+// readRedrive reads a queue's RedrivePolicy: its dead-letter queue's ARN and
+// maxReceiveCount, both zero when it has none.
+func readRedrive(ctx context.Context, client DLQFinder, queueURL string) (targetARN string, maxReceiveCount int, err error) {
+	out, err := client.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{
+		QueueUrl:       aws.String(queueURL),
 		AttributeNames: []types.QueueAttributeName{types.QueueAttributeNameRedrivePolicy},
 	})
 	if err != nil {
-		return fmt.Errorf("cannot read attributes of %s: %w", c.cfg.QueueURL, err)
+		return "", 0, fmt.Errorf("cannot read attributes of %s: %w", queueURL, err)
 	}
 	policy := out.Attributes[string(types.QueueAttributeNameRedrivePolicy)]
+	if policy == "" {
+		return "", 0, nil
+	}
 	var rp struct {
 		DeadLetterTargetArn string          `json:"deadLetterTargetArn"`
 		MaxReceiveCount     json.RawMessage `json:"maxReceiveCount"`
 	}
-	if policy != "" {
-		if err := json.Unmarshal([]byte(policy), &rp); err != nil {
-			return fmt.Errorf("queue %s has an unreadable RedrivePolicy: %w", c.cfg.QueueURL, err)
-		}
-		// maxReceiveCount is a number in some responses and a string in others.
-		if n, err := strconv.Atoi(strings.Trim(string(rp.MaxReceiveCount), `"`)); err == nil {
-			c.maxRecv = n
-		}
+	if err := json.Unmarshal([]byte(policy), &rp); err != nil {
+		return "", 0, fmt.Errorf("queue %s has an unreadable RedrivePolicy: %w", queueURL, err)
 	}
-	if c.cfg.DLQURL != "" {
-		return nil
+	// maxReceiveCount is a number in some responses and a string in others.
+	if n, err := strconv.Atoi(strings.Trim(string(rp.MaxReceiveCount), `"`)); err == nil {
+		maxReceiveCount = n
 	}
-	if rp.DeadLetterTargetArn == "" {
-		return errors.New("queue " + c.cfg.QueueURL + " has no RedrivePolicy and no DLQ_URL is set: malformed messages would have nowhere to go")
+	return rp.DeadLetterTargetArn, maxReceiveCount, nil
+}
+
+// queueURLOf finds the URL of the queue an ARN names.
+func queueURLOf(ctx context.Context, client DLQFinder, queueARN string) (string, error) {
+	a, err := arn.Parse(queueARN)
+	if err != nil || a.Service != "sqs" || a.Resource == "" {
+		return "", fmt.Errorf("RedrivePolicy names %q, which is not an SQS queue ARN", queueARN)
 	}
-	dlq, err := arn.Parse(rp.DeadLetterTargetArn)
-	if err != nil || dlq.Service != "sqs" || dlq.Resource == "" {
-		return fmt.Errorf("RedrivePolicy names %q, which is not an SQS queue ARN", rp.DeadLetterTargetArn)
-	}
-	u, err := c.sqs.GetQueueUrl(ctx, &sqs.GetQueueUrlInput{QueueName: aws.String(dlq.Resource), QueueOwnerAWSAccountId: aws.String(dlq.AccountID)})
+	u, err := client.GetQueueUrl(ctx, &sqs.GetQueueUrlInput{QueueName: aws.String(a.Resource), QueueOwnerAWSAccountId: aws.String(a.AccountID)})
 	if err != nil {
-		return fmt.Errorf("cannot find the DLQ %s: %w", rp.DeadLetterTargetArn, err)
+		return "", fmt.Errorf("cannot find the DLQ %s: %w", queueARN, err)
 	}
-	c.cfg.DLQURL = aws.ToString(u.QueueUrl)
-	c.log.Info("dead-letter queue found from RedrivePolicy", "dlq", c.cfg.DLQURL, "max_receive_count", c.maxRecv)
-	return nil
+	return aws.ToString(u.QueueUrl), nil
 }
 
 func parseInt(s string) (int64, bool) {

@@ -73,6 +73,11 @@ const (
 	// AttrOriginalMessageID is the DLQ message's copy of the SQS message id of
 	// the message it copies (see DeadLetter).
 	AttrOriginalMessageID = "original_message_id"
+	// AttrReplay is "true" on a message sent for reprocessing (a DLQ
+	// message moved to the replay queue, a snapshot sent there by `producer
+	// run --queue replay`). The replay queue's own messages are replayed
+	// whether or not they carry it: SQS's message move task cannot add it.
+	AttrReplay = "replay"
 )
 
 // attrType is the data type of every attribute this package writes; SQS

@@ -79,6 +79,7 @@ func (s *Stack) Env() []string {
 		"AWS_SECRET_ACCESS_KEY=local",
 		"AWS_EC2_METADATA_DISABLED=true",
 		"QUEUE_URL=" + s.Queues.Ingest,
+		"REPLAY_QUEUE_URL=" + s.Queues.Replay,
 		"NEPTUNE_ENDPOINT=" + s.Neptune.URL(),
 	}
 }
