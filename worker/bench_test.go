@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"strconv"
@@ -103,4 +104,62 @@ func cpuTime(b testing.TB, pid int) time.Duration {
 	stime, _ := strconv.ParseInt(fields[12], 10, 64)
 	const ticksPerSecond = 100 // USER_HZ on Linux
 	return time.Duration(utime+stime) * time.Second / ticksPerSecond
+}
+
+// BenchmarkDrainThrottled drains a 100k-edge backlog (111 messages, loaded
+// into the emulator before the worker starts) into a stand-in that runs two
+// requests at once with a queue of two, 5 ms each, throttles past that as
+// Neptune does past its queue, and throttles 2 % of the rest at random. The
+// worker starts its adaptive limit at 8 and may take it to 32 (against a
+// fixed limit of 16, for comparison). It fails if
+// a message reaches the DLQ or the stand-in ever saw more requests at once
+// than the limit's peak; it reports where the limit settled:
+//
+//	go test -run '^$' -bench DrainThrottled -benchtime 1x ./worker/
+func BenchmarkDrainThrottled(b *testing.B) {
+	src := topology(20_000, 5, time.Now())
+	batches, err := edgebatch.Split(src, edgebatch.SplitLimits{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, bc := range []struct{ name, start, lo, hi string }{
+		{"adaptive-8-in-1..32", "8", "1", "32"},
+		{"fixed-16", "16", "16", "16"},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			for b.Loop() {
+				drainThrottled(b, src, batches, "NEPTUNE_WRITERS="+bc.start, "NEPTUNE_WRITERS_MIN="+bc.lo, "NEPTUNE_WRITERS_MAX="+bc.hi)
+			}
+		})
+	}
+}
+
+func drainThrottled(b *testing.B, src *edgebatch.Batch, batches []*edgebatch.Batch, limits ...string) {
+	st := startStack(b, devstack.Options{Neptune: neptunelocal.Options{Workers: 2, QueueCapacity: 2,
+		Faults: neptunelocal.Faults{Latency: 5 * time.Millisecond, ThrottleRate: 0.02}}})
+	send(b, st, batches)
+	start := time.Now()
+	w := startWorker(b, st, append([]string{"PROCESSORS=16", "POLLERS=4"}, limits...)...)
+	graphHas(b, st, len(src.Vertices), len(src.Edges), 10*time.Minute)
+	took := time.Since(start)
+	drained(b, st, time.Minute)
+	dlqEmpty(b, st)
+	_, body := get(b, "http://"+w.healthAddr(b)+"/stats")
+	var stats struct {
+		Writer neptune.LimitStatus `json:"writer"`
+	}
+	if err := json.Unmarshal([]byte(body), &stats); err != nil {
+		b.Fatalf("/stats: %v: %s", err, body)
+	}
+	ns := st.Neptune.Stats()
+	if int(ns.MaxInFlight) > stats.Writer.Peak {
+		b.Fatalf("the stand-in saw %d requests at once; the limit never went above %d", ns.MaxInFlight, stats.Writer.Peak)
+	}
+	b.ReportMetric(float64(len(src.Edges))/took.Seconds(), "edges/s")
+	b.ReportMetric(took.Seconds(), "drain-s")
+	b.ReportMetric(float64(stats.Writer.Limit), "final-limit")
+	b.ReportMetric(float64(stats.Writer.Peak), "peak-limit")
+	b.ReportMetric(float64(ns.MaxInFlight), "max-in-flight")
+	b.ReportMetric(float64(ns.Throttled), "throttled")
+	b.ReportMetric(float64(ns.Committed), "neptune-requests")
 }

@@ -139,6 +139,9 @@ func (h *handler) handle(ctx context.Context, m *consume.Message) error {
 // producer's span, whose context travels in the message's traceparent
 // attribute. A replayed message's Neptune requests wait behind live ones.
 func (h *handler) handleAs(ctx context.Context, m *consume.Message, replay bool) (err error) {
+	if replay {
+		ctx = neptune.WithPriority(ctx, neptune.PriorityReplay)
+	}
 	ctx = propagation.TraceContext{}.Extract(ctx, propagation.MapCarrier(m.Attributes))
 	ctx, span := h.tracer.Start(ctx, "graphfleet.process", trace.WithSpanKind(trace.SpanKindConsumer),
 		trace.WithAttributes(

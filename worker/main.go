@@ -89,7 +89,9 @@ func parseConfig(args []string) (cfg Config, healthcheck bool, err error) {
 	endpoint := fs.String("NEPTUNE_ENDPOINT", "", "Gremlin WebSocket endpoint, wss://cluster:8182/gremlin or ws://127.0.0.1:8182/gremlin")
 	iam := fs.Bool("NEPTUNE_IAM_AUTH", false, "sign Neptune handshakes with IAM SigV4")
 	region := fs.String("AWS_REGION", "", "AWS region (SigV4 scope and SQS)")
-	writers := fs.Int("NEPTUNE_WRITERS", 8, "Neptune requests in flight at once (about 2 x the writer's vCPUs)")
+	writers := fs.Int("NEPTUNE_WRITERS", 8, "Neptune requests in flight at once at start (about 2 x the writer's vCPUs); the limit then adapts")
+	writersMin := fs.Int("NEPTUNE_WRITERS_MIN", 1, "least the adaptive limit on Neptune requests in flight goes to")
+	writersMax := fs.Int("NEPTUNE_WRITERS_MAX", 0, "most the adaptive limit goes to (default 4 x NEPTUNE_WRITERS)")
 	records := fs.Int("NEPTUNE_RECORDS_PER_REQUEST", 200, "records (labels and properties) per Neptune request")
 	processors := fs.Int("PROCESSORS", 8, "messages processed at once")
 	maxHeld := fs.Int("MAX_HELD_MESSAGES", 0, "messages held at once, receiving pauses at this cap (default PROCESSORS+2: small prefetch)")
@@ -117,7 +119,7 @@ func parseConfig(args []string) (cfg Config, healthcheck bool, err error) {
 		Replay:        ReplayConfig{QueueURL: *replayURL, SharePercent: *replayShare, PauseAbove: *replayPause},
 		DepthInterval: *depthInterval,
 		Neptune: neptune.Config{
-			Endpoint: *endpoint, IAMAuth: *iam, Region: *region, Writers: *writers, RecordsPerRequest: *records,
+			Endpoint: *endpoint, IAMAuth: *iam, Region: *region, Writers: *writers, MinWriters: *writersMin, MaxWriters: *writersMax, RecordsPerRequest: *records,
 		},
 		HealthAddr: *healthAddr, LogLevel: *logLevel,
 	}
@@ -229,7 +231,7 @@ func run(args []string) error {
 		}
 		consumers = append(consumers, replay)
 	}
-	health, err := serveHealth(cfg.HealthAddr, live, replay, depth, h.graphStatus, log)
+	health, err := serveHealth(cfg.HealthAddr, live, replay, depth, writer.Limit, h.graphStatus, log)
 	if err != nil {
 		return err
 	}
@@ -241,7 +243,7 @@ func run(args []string) error {
 	// read it until the consumers are done.
 	go depth.Run(bgCtx)
 	log.Info("worker started", "queue", cfg.Consumer.QueueURL, "replay_queue", cfg.Replay.QueueURL, "neptune", cfg.Neptune.Endpoint,
-		"iam", cfg.Neptune.IAMAuth, "writers", cfg.Neptune.Writers, "processors", cfg.Consumer.Processors, "max_held", cfg.Consumer.MaxHeld,
+		"iam", cfg.Neptune.IAMAuth, "writers", cfg.Neptune.Writers, "writers_min", cfg.Neptune.MinWriters, "writers_max", cfg.Neptune.MaxWriters, "processors", cfg.Consumer.Processors, "max_held", cfg.Consumer.MaxHeld,
 		"max_pollers", cfg.Consumer.Pollers, "health", health.Addr)
 	// Both consumers stop together on SIGTERM, each within STOP_TIMEOUT.
 	errs := make(chan error, len(consumers))
@@ -262,12 +264,12 @@ type healthServer struct {
 	Addr string
 }
 
-func serveHealth(addr string, c, replay *consume.Consumer, depth *queuedepth.Sampler, graph func() GraphStatus, log *slog.Logger) (*healthServer, error) {
+func serveHealth(addr string, c, replay *consume.Consumer, depth *queuedepth.Sampler, limit func() neptune.LimitStatus, graph func() GraphStatus, log *slog.Logger) (*healthServer, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("HEALTH_ADDR: %w", err)
 	}
-	srv := &http.Server{Handler: healthMux(c, replay, depth, graph), ReadHeaderTimeout: 5 * time.Second}
+	srv := &http.Server{Handler: healthMux(c, replay, depth, limit, graph), ReadHeaderTimeout: 5 * time.Second}
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Error("health server stopped", "err", err)
@@ -283,10 +285,11 @@ type stats struct {
 	consume.Status
 	Replay *consume.Status             `json:"replay,omitempty"`
 	Queues map[string]queuedepth.Depth `json:"queues"`
+	Writer neptune.LimitStatus         `json:"writer"`
 	Graph  GraphStatus                 `json:"graph"`
 }
 
-func healthMux(c, replay *consume.Consumer, depth *queuedepth.Sampler, graph func() GraphStatus) *http.ServeMux {
+func healthMux(c, replay *consume.Consumer, depth *queuedepth.Sampler, limit func() neptune.LimitStatus, graph func() GraphStatus) *http.ServeMux {
 	mux := http.NewServeMux()
 	answer := func(w http.ResponseWriter, ok bool, why string) {
 		if !ok {
@@ -311,7 +314,7 @@ func healthMux(c, replay *consume.Consumer, depth *queuedepth.Sampler, graph fun
 		answer(w, ok, why)
 	})
 	mux.HandleFunc("/stats", func(w http.ResponseWriter, _ *http.Request) {
-		st := stats{Status: c.Status(), Queues: depth.All(), Graph: graph()}
+		st := stats{Status: c.Status(), Queues: depth.All(), Writer: limit(), Graph: graph()}
 		if replay != nil {
 			rs := replay.Status()
 			st.Replay = &rs

@@ -49,9 +49,13 @@ type Config struct {
 	Credentials aws.CredentialsProvider
 	Region      string
 	// Writers is how many requests may be in flight to Neptune at once,
-	// across all batches; 8 when zero. Neptune runs about 2 x vCPU queries at
-	// once on the writer; more only queue there.
+	// across all batches, at start; 8 when zero. Neptune runs about 2 x vCPU
+	// queries at once on the writer; more only queue there. The limit then
+	// adapts between MinWriters and MaxWriters (see limit.go).
 	Writers int
+	// MinWriters and MaxWriters bound the adaptive limit; 1 and 4 x Writers
+	// when zero. MinWriters = MaxWriters = Writers is a fixed limit.
+	MinWriters, MaxWriters int
 	// RecordsPerRequest is the budget of records (labels and properties) per
 	// request; 200 when zero, Neptune's guidance for upserts.
 	RecordsPerRequest int
@@ -88,6 +92,12 @@ const MaxRecordsPerRequest = 1000
 func (c *Config) setDefaults() {
 	if c.Writers <= 0 {
 		c.Writers = 8
+	}
+	if c.MinWriters <= 0 {
+		c.MinWriters = 1
+	}
+	if c.MaxWriters <= 0 {
+		c.MaxWriters = 4 * c.Writers
 	}
 	if c.RecordsPerRequest <= 0 {
 		c.RecordsPerRequest = 200
@@ -140,6 +150,13 @@ func (c Config) Validate() error {
 	if c.IAMAuth && c.Region == "" {
 		errs = append(errs, errors.New("IAM auth needs a region (AWS_REGION)"))
 	}
+	// Validate may run before setDefaults (the worker reports every
+	// problem before making the writer): zeros are the defaults.
+	d := c
+	d.setDefaults()
+	if d.MinWriters > d.Writers || d.Writers > d.MaxWriters {
+		errs = append(errs, fmt.Errorf("writers: want NEPTUNE_WRITERS_MIN (%d) <= NEPTUNE_WRITERS (%d) <= NEPTUNE_WRITERS_MAX (%d)", d.MinWriters, d.Writers, d.MaxWriters))
+	}
 	if c.RecordsPerRequest > MaxRecordsPerRequest {
 		// Each record is about one step, and Neptune's cap is MaxSteps.
 		errs = append(errs, fmt.Errorf("records per request %d is too large; at most %d", c.RecordsPerRequest, MaxRecordsPerRequest))
@@ -159,15 +176,16 @@ type Writer struct {
 	driver   *driverLogger
 	tracer   trace.Tracer
 
-	// slots is the writer's one bound on concurrency: a request holds a slot
-	// from before it is sent until Neptune answers it, even if its caller
-	// has given up (so Writers bounds what Neptune really has in flight);
-	// waiting for one honours the caller's context (the message's deadline
-	// counts slot waits); and Close, by taking every slot, waits for every
-	// request still in flight. A conc pool bounded to Writers could not
-	// replace it: pool.Go blocks without a context. Write's per-batch conc
-	// pool only fans chunks out and stops them on the first error.
-	slots     chan struct{}
+	// limit is the writer's one bound on concurrency, adaptive (limit.go):
+	// a request holds a place from before it is sent until Neptune answers
+	// it, even if its caller has given up (so the limit bounds what Neptune
+	// really has in flight); waiting for one honours the caller's context
+	// (the message's deadline counts the wait) and priority (replay waits
+	// behind live); and Close waits until nothing is in flight. A conc pool
+	// could not enforce it: its bound is fixed when the pool is made and
+	// pool.Go waits without a context. Write's per-batch conc pool only fans
+	// chunks out and stops them on the first error; the limit bounds them.
+	limit     *limiter
 	closing   chan struct{} // closed when Close begins: no new request
 	closeOnce sync.Once
 
@@ -201,7 +219,7 @@ func New(ctx context.Context, cfg Config) (*Writer, error) {
 		cfg:      cfg,
 		driver:   newDriverLogger(cfg.Logger, cfg.DriverLogInterval, time.Now),
 		tracer:   otel.Tracer("github.com/graphfleet/graphfleet/worker/neptune"),
-		slots:    make(chan struct{}, cfg.Writers),
+		limit:    newLimiter(cfg.Writers, cfg.MinWriters, cfg.MaxWriters, time.Now),
 		closing:  make(chan struct{}),
 		draining: make(map[*generation]struct{}),
 	}
@@ -218,7 +236,7 @@ func New(ctx context.Context, cfg Config) (*Writer, error) {
 		// One connection per writer slot at most: each carries requests
 		// serially from the pool's point of view, as Neptune's guidance
 		// recommends for upserts.
-		s.MaximumConcurrentConnections = cfg.Writers
+		s.MaximumConcurrentConnections = cfg.MaxWriters
 		s.NewConnectionThreshold = 1
 	}
 	return w, nil
@@ -239,14 +257,10 @@ func (w *Writer) CloseWithin(d time.Duration) error {
 		close(w.closing)
 		t := time.NewTimer(max(d, 0))
 		defer t.Stop()
-	drain:
-		for held := 0; held < cap(w.slots); held++ {
-			select {
-			case w.slots <- struct{}{}:
-			case <-t.C:
-				w.cfg.Logger.Warn("closing the Neptune connection with requests still unanswered")
-				break drain
-			}
+		select {
+		case <-w.limit.idleCh():
+		case <-t.C:
+			w.cfg.Logger.Warn("closing the Neptune connection with requests still unanswered")
 		}
 		w.mu.Lock()
 		w.closed = true
@@ -276,6 +290,9 @@ type Stats struct {
 	// current pool.
 	Unanswered int64
 }
+
+// Limit is the adaptive limit on requests in flight, for /stats.
+func (w *Writer) Limit() LimitStatus { return w.limit.status() }
 
 // Stats returns the writer's connection counters.
 func (w *Writer) Stats() Stats {
@@ -451,14 +468,13 @@ func (w *Writer) try(ctx context.Context, name string, attempt, elements, record
 		return ErrClosed
 	default:
 	}
-	select {
-	case w.slots <- struct{}{}:
-	case <-ctx.Done():
-		return &RequestError{err: fmt.Errorf("waiting for a writer slot: %w", ctx.Err()), code: "cancelled", fault: FaultNeptune}
-	case <-w.closing:
-		return ErrClosed
+	if err := w.limit.acquire(ctx, priorityOf(ctx), w.closing); err != nil {
+		if errors.Is(err, ErrClosed) {
+			return ErrClosed
+		}
+		return &RequestError{err: fmt.Errorf("waiting for a writer slot: %w", err), code: "cancelled", fault: FaultNeptune}
 	}
-	release := func() { <-w.slots }
+	release := w.limit.release
 
 	ctx, span := w.tracer.Start(ctx, name, trace.WithSpanKind(trace.SpanKindClient),
 		trace.WithAttributes(
@@ -493,12 +509,17 @@ func (w *Writer) try(ctx context.Context, name string, attempt, elements, record
 	// timed-out caller need not wait for it. It keeps its writer slot, and
 	// its place on its pool, until Neptune answers.
 	answered := make(chan error, 1)
+	sent := time.Now()
 	go func() { answered <- p.run(build, sink) }()
 	select {
 	case err := <-answered:
 		p.leave()
+		err = w.answered(p, err)
+		// Only upserts time the limit: a probe or a bookkeeping read is
+		// much lighter and would skew the baseline.
+		w.limit.observe(loadSignal(err), time.Since(sent), name == "neptune.upsert")
 		release()
-		return w.answered(p, err)
+		return err
 	case <-reqCtx.Done():
 		go func() {
 			// If the pool is closed under it (retired, and still
@@ -518,6 +539,7 @@ func (w *Writer) try(ctx context.Context, name string, attempt, elements, record
 		// idempotent, so a retry is safe either way. A pool whose requests
 		// keep going unanswered may be pinned to a dead instance.
 		w.unanswered(p)
+		w.limit.observe(signalTimeout, 0, false)
 		return &RequestError{err: fmt.Errorf("no answer within %s: %w", w.cfg.RequestTimeout, reqCtx.Err()),
 			code: "timeout", fault: FaultNeptune, retry: true}
 	}
@@ -566,6 +588,23 @@ func (w *Writer) connectFailed(ctx context.Context, err error) error {
 	}
 	return &RequestError{err: fmt.Errorf("no connection within %s: %w", w.cfg.RequestTimeout, err),
 		code: "timeout", fault: FaultNeptune, retry: true}
+}
+
+// loadSignal is what a request's outcome says about Neptune's load.
+func loadSignal(err error) signal {
+	if err == nil {
+		return signalOK
+	}
+	var re *RequestError
+	if errors.As(err, &re) {
+		switch re.code {
+		case "ThrottlingException":
+			return signalThrottle
+		case "ConcurrentModificationException":
+			return signalConflict
+		}
+	}
+	return signalNone
 }
 
 // RequestError is a failed Neptune request, classified.

@@ -38,6 +38,11 @@ type conn struct {
 
 	wmu      sync.Mutex
 	dropOnce sync.Once
+	// ending holds, by request id, what ends the request's in-flight count:
+	// it ends as its last response frame is written, before the client can
+	// see it, so a client's limit is measured without the stand-in's own
+	// lag.
+	ending   sync.Map
 	ctx      context.Context
 	cancel   context.CancelFunc
 	inflight sync.WaitGroup
@@ -109,6 +114,12 @@ func (c *conn) handle(req *graphbinary.Request) {
 		return
 	}
 	s := c.srv
+	end := sync.OnceFunc(s.stats.enter())
+	c.ending.Store(req.ID, end)
+	defer func() {
+		c.ending.Delete(req.ID)
+		end()
+	}()
 	s.stats.steps.Add(int64(graph.CountSteps(bc)))
 	s.stats.records.Add(int64(countRecords(bc)))
 
@@ -253,6 +264,11 @@ func (c *conn) write(r *graphbinary.Response) bool {
 		if err != nil {
 			c.drop()
 			return false
+		}
+	}
+	if r.RequestID != nil && r.StatusCode != statusPartialContent {
+		if end, ok := c.ending.Load(*r.RequestID); ok {
+			end.(func())()
 		}
 	}
 	c.wmu.Lock()

@@ -18,8 +18,13 @@ type Stats struct {
 	Requests int64 `json:"requests"`
 	// Committed counts requests whose traversal ran to the end and was applied.
 	Committed int64 `json:"committed"`
-	Responses int64 `json:"responses"`
-	Malformed int64 `json:"malformed"`
+	// InFlight is how many well-formed requests are being handled now
+	// (waiting for a query worker, or executing); MaxInFlight the most at
+	// once since start: what a client's concurrency limit let through.
+	InFlight    int64 `json:"in_flight"`
+	MaxInFlight int64 `json:"max_in_flight"`
+	Responses   int64 `json:"responses"`
+	Malformed   int64 `json:"malformed"`
 	// Records counts labels and properties received in write steps, the unit
 	// of Neptune's upsert guidance (about 200 a request).
 	Records int64 `json:"records"`
@@ -49,6 +54,7 @@ type counters struct {
 	records, steps, errors, throttled                 atomic.Int64
 	injectedCME, injectedDrops, injectedFailures      atomic.Int64
 	demoted, demotedOpen                              atomic.Int64
+	inFlight, maxInFlight                             atomic.Int64
 
 	mu     sync.Mutex
 	byCode map[string]int64
@@ -73,6 +79,8 @@ func (s *Server) Stats() Stats {
 		AuthFailures:            c.authFailures.Load(),
 		Requests:                c.requests.Load(),
 		Committed:               c.committed.Load(),
+		InFlight:                c.inFlight.Load(),
+		MaxInFlight:             c.maxInFlight.Load(),
 		Responses:               c.responses.Load(),
 		Malformed:               c.malformed.Load(),
 		Records:                 c.records.Load(),
@@ -167,4 +175,17 @@ func countRecords(bc *graphbinary.Bytecode) int {
 	}
 	flush()
 	return n
+}
+
+// enter counts a request in flight, keeping the most at once; the returned
+// function ends it.
+func (c *counters) enter() func() {
+	n := c.inFlight.Add(1)
+	for {
+		m := c.maxInFlight.Load()
+		if n <= m || c.maxInFlight.CompareAndSwap(m, n) {
+			break
+		}
+	}
+	return func() { c.inFlight.Add(-1) }
 }
