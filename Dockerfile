@@ -4,7 +4,9 @@ WORKDIR /src
 COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
-RUN CGO_ENABLED=0 go build -trimpath -o /out/ ./worker ./producer
+# VERSION becomes service.version on every span and metric.
+ARG VERSION=dev
+RUN CGO_ENABLED=0 go build -trimpath -ldflags "-X github.com/graphfleet/graphfleet/shared/telemetry.Version=${VERSION}" -o /out/ ./worker ./producer
 
 FROM gcr.io/distroless/static-debian12:nonroot
 COPY --from=build /out/worker /out/producer /usr/local/bin/

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"net/url"
 	"os"
 	"regexp"
@@ -90,6 +91,10 @@ var deepflowName = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
 // Config is the producer's configuration. Each field has one name, used as
 // the environment variable and (lower case, dashes) as the flag.
 type Config struct {
+	// metrics serves /metrics beside the push API; set by run from the
+	// telemetry setup, not from the environment.
+	metrics http.Handler
+
 	// Command is "run" (discover on intervals, or once), "listen"
 	// (rediscover what change events on the trigger queue name) or "serve"
 	// (the push API, serve.go).

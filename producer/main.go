@@ -59,7 +59,13 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"github.com/graphfleet/graphfleet/shared/telemetry"
 )
+
+// telemetryFlush bounds the last export at exit: a few seconds, inside
+// ECS's stop timeout (30 s) after STOP_TIMEOUT (25 s by default).
+const telemetryFlush = 4 * time.Second
 
 func main() {
 	if err := run(os.Args[1:], os.Stdout); err != nil {
@@ -88,12 +94,24 @@ func run(args []string, stdout io.Writer) error {
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
-	level, _ := cfg.level()
-	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
-	slog.SetDefault(log)
-
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// One telemetry setup (shared/telemetry): the logger, traces and
+	// metrics, exporters from OTEL_*.
+	tel, err := telemetry.Setup(ctx, telemetry.Config{Service: "graphfleet-producer", LogLevel: cfg.LogLevel})
+	if err != nil {
+		return err
+	}
+	log := tel.Logger
+	cfg.metrics = tel.MetricsHandler()
+	defer func() {
+		// The last spans and metrics, within the stop's budget.
+		sctx, cancel := context.WithTimeout(context.Background(), telemetryFlush)
+		defer cancel()
+		if err := tel.Shutdown(sctx); err != nil {
+			log.Warn("telemetry not flushed", "err", err)
+		}
+	}()
 	var loadOpts []func(*awsconfig.LoadOptions) error
 	if cfg.Region != "" {
 		loadOpts = append(loadOpts, awsconfig.WithRegion(cfg.Region))

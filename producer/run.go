@@ -12,6 +12,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/graphfleet/graphfleet/shared/edgebatch"
 	"github.com/graphfleet/graphfleet/shared/queuedepth"
@@ -168,18 +171,40 @@ func runLoop(ctx context.Context, src source, ss *snapshotSender, timeout time.D
 // snapshotSender.send), logging each outcome. The whole run gets timeout:
 // past it, the snapshot being sent is left unsealed and the scopes after it
 // are not sent. One scope failing does not stop the others.
-func discoverAndSend(ctx context.Context, src source, ss *snapshotSender, timeout time.Duration, log *slog.Logger) runReport {
+func discoverAndSend(ctx context.Context, src source, ss *snapshotSender, timeout time.Duration, log *slog.Logger) (rep runReport) {
 	ctx, cancel := context.WithTimeoutCause(ctx, timeout, errRunTimeout)
 	defer cancel()
 	start := time.Now()
-	rep := runReport{Source: src.name}
+	rep = runReport{Source: src.name}
+	ctx, span := tracer.Start(ctx, "discover "+src.name, trace.WithNewRoot(), trace.WithAttributes(attribute.String("graphfleet.source", src.name)))
+	defer func() {
+		outcome := "sealed"
+		switch {
+		case rep.Deferred != nil:
+			outcome = "deferred"
+		case rep.Err != nil:
+			outcome = "failed"
+			span.RecordError(rep.Err)
+			span.SetStatus(codes.Error, rep.Err.Error())
+		}
+		span.SetAttributes(attribute.String("graphfleet.outcome", outcome), attribute.Int("graphfleet.snapshots", len(rep.Snapshots)))
+		span.End()
+		recordRun(ctx, src.name, outcome)
+	}()
 	if d := src.gate.check(ctx, src.name); d != nil {
 		rep.Deferred, rep.Took = d, time.Since(start)
 		log.WarnContext(ctx, "discovery run deferred", "source", src.name, "backlog", d.Backlog, "mark", d.Mark, "reason", d.String())
 		return rep
 	}
 	var errs []error
-	snaps, err := src.discover(ctx, start)
+	dctx, dspan := tracer.Start(ctx, "graphfleet.discovery")
+	snaps, err := src.discover(dctx, start)
+	dspan.SetAttributes(attribute.Int("graphfleet.snapshots", len(snaps)))
+	if err != nil {
+		dspan.RecordError(err)
+		dspan.SetStatus(codes.Error, err.Error())
+	}
+	dspan.End()
 	if err != nil {
 		err = fmt.Errorf("discovery: %w", withCause(ctx, err))
 		errs = append(errs, err)
@@ -198,7 +223,17 @@ func discoverAndSend(ctx context.Context, src source, ss *snapshotSender, timeou
 			break
 		}
 		began := time.Now()
-		sent, err := ss.send(ctx, snap)
+		sctx, sspan := tracer.Start(ctx, "graphfleet.snapshot", trace.WithAttributes(attribute.String("graphfleet.scope", snapshotScope(snap)),
+			attribute.String("graphfleet.snapshot", snapshotID(snap)), attribute.Int("graphfleet.vertices", len(snap.Vertices)), attribute.Int("graphfleet.edges", len(snap.Edges))))
+		sent, err := ss.send(sctx, snap)
+		if err != nil {
+			sspan.RecordError(err)
+			sspan.SetStatus(codes.Error, err.Error())
+		} else {
+			recordSnapshot(ctx, src.name, start, len(snap.Vertices), len(snap.Edges))
+		}
+		sspan.SetAttributes(attribute.Int("graphfleet.messages", sent.Sent.Messages))
+		sspan.End()
 		out := snapshotOutcome{Scope: snapshotScope(snap), ID: snapshotID(snap), Vertices: len(snap.Vertices), Edges: len(snap.Edges),
 			Report: sent, Took: time.Since(began)}
 		if err != nil {

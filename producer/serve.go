@@ -102,7 +102,9 @@ type pushAPI struct {
 	bodyTimeout time.Duration
 	sendTimeout time.Duration
 	senderOpts  []sqssend.Option
-	log         *slog.Logger
+	// metrics serves /metrics (Prometheus) when set.
+	metrics http.Handler
+	log     *slog.Logger
 
 	// depthUnknown is whether the last push found no fresh depth sample, so
 	// that the change is logged once, not once per request.
@@ -134,7 +136,7 @@ func newPushAPI(ctx context.Context, cfg Config, client queueClient, depth *queu
 		auth:  cfg.IngestToken != "",
 		depth: depth, mark: int64(cfg.BacklogHighWater),
 		bodyTimeout: cfg.ServeBodyTimeout, sendTimeout: pushSendTimeout,
-		senderOpts: opts, log: log,
+		senderOpts: opts, log: log, metrics: cfg.metrics,
 	}
 	if p.auth {
 		p.tokenHash = sha256.Sum256([]byte(cfg.IngestToken))
@@ -145,8 +147,11 @@ func newPushAPI(ctx context.Context, cfg Config, client queueClient, depth *queu
 // handler routes the API's two paths; anything else is a JSON 404.
 func (p *pushAPI) handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc(pushPath, p.push)
+	mux.HandleFunc(pushPath, measured(pushPath, p.push))
 	mux.HandleFunc(healthPath, p.health)
+	if p.metrics != nil {
+		mux.Handle("/metrics", p.metrics)
+	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, &apiError{Status: http.StatusNotFound, Msg: "no such path; the push API is POST " + pushPath, Where: "path"})
 	})

@@ -10,7 +10,7 @@ import (
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
-	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/graphfleet/graphfleet/shared/consume"
@@ -122,34 +122,54 @@ type handler struct {
 	tracer trace.Tracer
 	stats  graphStats
 	open   openSnapshots
+	// The queues' names, for spans: messaging.destination.name.
+	liveQueue, replayQueue string
+	metrics                handlerMetrics
 }
 
 func newHandler(w batchWriter, log *slog.Logger) *handler {
-	return &handler{writer: w, log: log, tracer: otel.Tracer("github.com/graphfleet/graphfleet/worker"), open: openSnapshots{n: -1}}
+	return &handler{writer: w, log: log, tracer: otel.Tracer("github.com/graphfleet/graphfleet/worker"), open: openSnapshots{n: -1}, metrics: newHandlerMetrics()}
 }
 
 // handle is the live queue's consume.Handler. A message marked replay=true
 // (a snapshot sent for reprocessing) is handled as a replayed one wherever
 // it comes from.
 func (h *handler) handle(ctx context.Context, m *consume.Message) error {
-	return h.handleAs(ctx, m, m.Attributes[edgebatch.AttrReplay] == "true")
+	return h.handleAs(ctx, m, h.liveQueue, m.Attributes[edgebatch.AttrReplay] == "true")
 }
 
-// handleAs is the path of one message. Its span is the child of the
-// producer's span, whose context travels in the message's traceparent
-// attribute. A replayed message's Neptune requests wait behind live ones.
-func (h *handler) handleAs(ctx context.Context, m *consume.Message, replay bool) (err error) {
+// handleAs is the path of one message, under a process span (OTel's
+// messaging conventions). A message is processed on its own, so its span is
+// the child of the producer's span (whose context the message carries in
+// traceparent, or in AWSTraceHeader when another sender set only that): the
+// conventions advise links for spans covering a batch of messages, and
+// allow the parent for one. A replayed message starts a trace of its own
+// and links to the original one instead: its processing may come days
+// later, and would otherwise stretch that trace over days. A replayed
+// message's Neptune requests also wait behind live ones.
+func (h *handler) handleAs(ctx context.Context, m *consume.Message, queue string, replay bool) (err error) {
 	if replay {
 		ctx = neptune.WithPriority(ctx, neptune.PriorityReplay)
 	}
-	ctx = propagation.TraceContext{}.Extract(ctx, propagation.MapCarrier(m.Attributes))
-	ctx, span := h.tracer.Start(ctx, "graphfleet.process", trace.WithSpanKind(trace.SpanKindConsumer),
+	producer := m.SpanContext()
+	opts := []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindConsumer),
 		trace.WithAttributes(
 			attribute.String("messaging.system", "aws_sqs"),
+			attribute.String("messaging.operation.type", "process"),
+			attribute.String("messaging.operation.name", "process"),
+			attribute.String("messaging.destination.name", queue),
 			attribute.String("messaging.message.id", m.ID),
+			attribute.Int("messaging.message.body.size", len(m.Body)),
 			attribute.Int("graphfleet.receive_count", m.ReceiveCount),
 			attribute.Bool("graphfleet.replay", replay),
-		))
+		)}
+	if replay && producer.IsValid() {
+		opts = append(opts, trace.WithNewRoot(), trace.WithLinks(trace.Link{SpanContext: producer,
+			Attributes: []attribute.KeyValue{attribute.String("graphfleet.link", "original")}}))
+	} else if producer.IsValid() {
+		ctx = trace.ContextWithRemoteSpanContext(ctx, producer)
+	}
+	ctx, span := h.tracer.Start(ctx, "process "+queue, opts...)
 	defer func() {
 		if err != nil {
 			span.RecordError(err)
@@ -176,6 +196,7 @@ func (h *handler) handleAs(ctx context.Context, m *consume.Message, replay bool)
 	}
 	if superseded {
 		h.stats.Superseded.Add(1)
+		h.metrics.batch(ctx, "superseded", b.Source)
 		span.SetAttributes(attribute.Bool("graphfleet.superseded", true))
 		h.log.InfoContext(ctx, "batch older than the newest complete snapshot of its scope; skipped", "message_id", m.ID,
 			"snapshot", snapshotID(b), "observed_at", b.ObservedAt)
@@ -193,6 +214,10 @@ func (h *handler) handleAs(ctx context.Context, m *consume.Message, replay bool)
 		if err != nil {
 			return whoseFault(err)
 		}
+		h.metrics.batch(ctx, "written", b.Source)
+		h.metrics.lag.Record(ctx, time.Since(b.ObservedAt).Seconds(), metric.WithAttributes(attribute.String("graphfleet.source", b.Source)))
+		h.metrics.stale.Add(ctx, int64(res.StaleVertices), metric.WithAttributes(attribute.String("graphfleet.kind", "vertex")))
+		h.metrics.stale.Add(ctx, int64(res.StaleEdges), metric.WithAttributes(attribute.String("graphfleet.kind", "edge")))
 		h.stats.StaleVertices.Add(int64(res.StaleVertices))
 		h.stats.StaleEdges.Add(int64(res.StaleEdges))
 		if res.StaleVertices+res.StaleEdges > 0 {
@@ -213,9 +238,21 @@ func (h *handler) handleAs(ctx context.Context, m *consume.Message, replay bool)
 	}
 	if b.Seal != nil {
 		h.stats.Sealed.Add(1)
+		h.metrics.batch(ctx, "sealed", b.Source)
 		h.log.InfoContext(ctx, "snapshot sealed", "snapshot", b.Snapshot.ID, "batches", b.Seal.Batches)
 	}
-	swept, sr, err := h.writer.Settle(ctx, b, m.ID)
+	// The sweep (when this batch completed its snapshot) has its own span:
+	// its requests are its children, its counts its attributes.
+	sctx, sweep := h.tracer.Start(ctx, "graphfleet.settle", trace.WithAttributes(
+		attribute.String("graphfleet.snapshot", b.Snapshot.ID), attribute.String("graphfleet.scope", b.Snapshot.Scope)))
+	swept, sr, err := h.writer.Settle(sctx, b, m.ID)
+	sweep.SetAttributes(attribute.Bool("graphfleet.swept", swept), attribute.Bool("graphfleet.superseded", sr.Superseded),
+		attribute.Int("graphfleet.deactivated", sr.Deactivated), attribute.Int("graphfleet.removed", sr.Removed))
+	if err != nil {
+		sweep.RecordError(err)
+		sweep.SetStatus(codes.Error, err.Error())
+	}
+	sweep.End()
 	if err != nil {
 		return whoseFault(err)
 	}
@@ -224,6 +261,9 @@ func (h *handler) handleAs(ctx context.Context, m *consume.Message, replay bool)
 		if sr.Superseded {
 			h.stats.SweptStale.Add(1)
 		}
+		h.metrics.sweeps.Add(ctx, 1, metric.WithAttributes(attribute.String("graphfleet.source", b.Source), attribute.Bool("graphfleet.superseded", sr.Superseded)))
+		h.metrics.swept.Add(ctx, int64(sr.Deactivated), metric.WithAttributes(attribute.String("graphfleet.source", b.Source), attribute.String("graphfleet.action", "deactivated")))
+		h.metrics.swept.Add(ctx, int64(sr.Removed), metric.WithAttributes(attribute.String("graphfleet.source", b.Source), attribute.String("graphfleet.action", "removed")))
 		h.stats.Deactivated.Add(int64(sr.Deactivated))
 		h.stats.Removed.Add(int64(sr.Removed))
 		h.log.InfoContext(ctx, "snapshot complete and swept", "snapshot", b.Snapshot.ID, "scope", b.Snapshot.Scope,

@@ -40,6 +40,7 @@ func newTestHandler() (*handler, *recordingWriter, *tracetest.SpanRecorder) {
 	rec := tracetest.NewSpanRecorder()
 	w := &recordingWriter{}
 	h := newHandler(w, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	h.liveQueue, h.replayQueue = "graphfleet-ingest", "graphfleet-replay"
 	h.tracer = sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec)).Tracer("test")
 	return h, w, rec
 }
@@ -65,7 +66,7 @@ func TestHandler(t *testing.T) {
 			t.Fatalf("writer got %d batches", len(w.batches))
 		}
 		spans := rec.Ended()
-		if len(spans) != 1 || spans[0].Name() != "graphfleet.process" {
+		if len(spans) != 1 || spans[0].Name() != "process graphfleet-ingest" {
 			t.Fatalf("spans %v", spans)
 		}
 		if got := spans[0].SpanContext().TraceID().String(); got != traceID {
@@ -73,6 +74,38 @@ func TestHandler(t *testing.T) {
 		}
 		if spans[0].Parent().SpanID().String() != "00f067aa0ba902b7" {
 			t.Fatalf("span's parent is %s, want the producer's span", spans[0].Parent().SpanID())
+		}
+	})
+
+	t.Run("a message with only an AWSTraceHeader continues that trace", func(t *testing.T) {
+		h, _, rec := newTestHandler()
+		m := &consume.Message{ID: "m1", Body: valid.Body, Attributes: valid.Attributes,
+			AWSTraceHeader: "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1"}
+		if err := h.handle(context.Background(), m); err != nil {
+			t.Fatal(err)
+		}
+		sp := rec.Ended()[0]
+		if sp.SpanContext().TraceID().String() != "5759e988bd862e3fe1be46a994272793" || sp.Parent().SpanID().String() != "53995c3f42cd8ad8" {
+			t.Fatalf("span %s parent %s; want the X-Ray header's trace and parent", sp.SpanContext().TraceID(), sp.Parent().SpanID())
+		}
+	})
+
+	t.Run("a replayed message starts its own trace, linked to the original", func(t *testing.T) {
+		h, _, rec := newTestHandler()
+		const traceID = "4bf92f3577b34da6a3ce929d0e0e4736"
+		attrs := map[string]string{"traceparent": "00-" + traceID + "-00f067aa0ba902b7-01"}
+		for k, v := range valid.Attributes {
+			attrs[k] = v
+		}
+		if err := h.handleReplay(context.Background(), &consume.Message{ID: "m1", Body: valid.Body, Attributes: attrs}); err != nil {
+			t.Fatal(err)
+		}
+		sp := rec.Ended()[0]
+		if sp.Name() != "process graphfleet-replay" || sp.SpanContext().TraceID().String() == traceID || sp.Parent().IsValid() {
+			t.Fatalf("span %q in trace %s with parent %v; want a new root", sp.Name(), sp.SpanContext().TraceID(), sp.Parent().SpanID())
+		}
+		if l := sp.Links(); len(l) != 1 || l[0].SpanContext.TraceID().String() != traceID || l[0].SpanContext.SpanID().String() != "00f067aa0ba902b7" {
+			t.Fatalf("links %v; want one to the original producer span", l)
 		}
 	})
 

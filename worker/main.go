@@ -37,6 +37,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -48,6 +49,7 @@ import (
 	"github.com/graphfleet/graphfleet/shared/consume"
 	"github.com/graphfleet/graphfleet/shared/envflag"
 	"github.com/graphfleet/graphfleet/shared/queuedepth"
+	"github.com/graphfleet/graphfleet/shared/telemetry"
 	"github.com/graphfleet/graphfleet/worker/neptune"
 )
 
@@ -175,10 +177,31 @@ func run(args []string) error {
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
-	var level slog.Level
-	_ = level.UnmarshalText([]byte(cfg.LogLevel))
-	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
-	slog.SetDefault(log)
+	// One telemetry setup (shared/telemetry): the logger, traces and
+	// metrics, exporters from OTEL_*.
+	tel, err := telemetry.Setup(ctx, telemetry.Config{Service: "graphfleet-worker", LogLevel: cfg.LogLevel})
+	if err != nil {
+		return err
+	}
+	log := tel.Logger
+	// The stop's clock: SIGTERM starts it; everything, the telemetry's
+	// last flush included, fits STOP_TIMEOUT.
+	var stopAt atomic.Int64
+	context.AfterFunc(ctx, func() { stopAt.Store(time.Now().UnixNano()) })
+	stopLeft := func(margin time.Duration) time.Duration {
+		if stopAt.Load() == 0 {
+			return cfg.Consumer.StopTimeout - margin
+		}
+		return time.Until(time.Unix(0, stopAt.Load()).Add(cfg.Consumer.StopTimeout)) - margin
+	}
+	defer func() {
+		// Flushed last, with what is left of the stop (at least a second).
+		sctx, cancel := context.WithTimeout(context.Background(), max(time.Second, stopLeft(0)))
+		defer cancel()
+		if err := tel.Shutdown(sctx); err != nil {
+			log.Warn("telemetry not flushed", "err", err)
+		}
+	}()
 	cfg.Neptune.Logger = log
 	cfg.Consumer.Logger = log
 
@@ -190,23 +213,22 @@ func run(args []string) error {
 	}
 	// The whole stop fits STOP_TIMEOUT: the writer gets what the consumer
 	// left of it (the consumer has released everything by then).
-	var stopAt atomic.Int64
-	context.AfterFunc(ctx, func() { stopAt.Store(time.Now().UnixNano()) })
-	defer func() {
-		left := time.Until(time.Unix(0, stopAt.Load()).Add(cfg.Consumer.StopTimeout)) - 500*time.Millisecond
-		if stopAt.Load() == 0 {
-			left = cfg.Consumer.StopTimeout
-		}
-		_ = writer.CloseWithin(left)
-	}()
+	defer func() { _ = writer.CloseWithin(stopLeft(500 * time.Millisecond)) }()
 
 	h := newHandler(writer, log)
+	h.liveQueue = path.Base(cfg.Consumer.QueueURL)
+	if cfg.Replay.QueueURL != "" {
+		h.replayQueue = path.Base(cfg.Replay.QueueURL)
+	}
 	client := sqs.NewFromConfig(awsCfg)
 	// One sampler reads both queues' depth for everything that acts on it:
 	// each consumer's pollers, the replay gate, /stats.
 	depth := queuedepth.New(client, cfg.DepthInterval, log)
 	depth.Watch(queueLive, cfg.Consumer.QueueURL)
 	depth.Watch(queueReplay, cfg.Replay.QueueURL)
+	if reg, err := depth.Metrics(); err == nil {
+		defer func() { _ = reg.Unregister() }()
+	}
 	maxAge := 3 * cfg.DepthInterval
 	cfg.Consumer.Backlog = backlogOf(depth, queueLive, maxAge)
 	// The probe's failure is classified like a write's, so access denied
@@ -231,7 +253,7 @@ func run(args []string) error {
 		}
 		consumers = append(consumers, replay)
 	}
-	health, err := serveHealth(cfg.HealthAddr, live, replay, depth, writer.Limit, h.graphStatus, log)
+	health, err := serveHealth(cfg.HealthAddr, live, replay, depth, writer.Limit, h.graphStatus, tel.MetricsHandler(), log)
 	if err != nil {
 		return err
 	}
@@ -244,7 +266,7 @@ func run(args []string) error {
 	go depth.Run(bgCtx)
 	log.Info("worker started", "queue", cfg.Consumer.QueueURL, "replay_queue", cfg.Replay.QueueURL, "neptune", cfg.Neptune.Endpoint,
 		"iam", cfg.Neptune.IAMAuth, "writers", cfg.Neptune.Writers, "writers_min", cfg.Neptune.MinWriters, "writers_max", cfg.Neptune.MaxWriters, "processors", cfg.Consumer.Processors, "max_held", cfg.Consumer.MaxHeld,
-		"max_pollers", cfg.Consumer.Pollers, "health", health.Addr)
+		"max_pollers", cfg.Consumer.Pollers, "health", health.Addr, "telemetry", tel.Exporters)
 	// Both consumers stop together on SIGTERM, each within STOP_TIMEOUT.
 	errs := make(chan error, len(consumers))
 	for _, c := range consumers {
@@ -258,18 +280,21 @@ func run(args []string) error {
 }
 
 // healthServer serves /healthz (liveness: 200 unless a loop is stuck),
-// /readyz (readiness: SQS and Neptune reachable) and /stats.
+// /readyz (readiness: SQS and Neptune reachable), /stats and /metrics
+// (Prometheus).
 type healthServer struct {
 	*http.Server
 	Addr string
 }
 
-func serveHealth(addr string, c, replay *consume.Consumer, depth *queuedepth.Sampler, limit func() neptune.LimitStatus, graph func() GraphStatus, log *slog.Logger) (*healthServer, error) {
+func serveHealth(addr string, c, replay *consume.Consumer, depth *queuedepth.Sampler, limit func() neptune.LimitStatus, graph func() GraphStatus, metrics http.Handler, log *slog.Logger) (*healthServer, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("HEALTH_ADDR: %w", err)
 	}
-	srv := &http.Server{Handler: healthMux(c, replay, depth, limit, graph), ReadHeaderTimeout: 5 * time.Second}
+	mux := healthMux(c, replay, depth, limit, graph)
+	mux.Handle("/metrics", metrics)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Error("health server stopped", "err", err)

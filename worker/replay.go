@@ -91,5 +91,5 @@ func backlogOf(depth *queuedepth.Sampler, name string, maxAge time.Duration) fun
 // marked as replay (its Neptune requests wait behind live ones, its span and
 // logs say replay=true).
 func (h *handler) handleReplay(ctx context.Context, m *consume.Message) error {
-	return h.handleAs(ctx, m, true)
+	return h.handleAs(ctx, m, h.replayQueue, true)
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/graphfleet/graphfleet/shared/consume"
 	"github.com/graphfleet/graphfleet/shared/edgebatch"
 	"github.com/graphfleet/graphfleet/shared/envflag"
+	"github.com/graphfleet/graphfleet/shared/telemetry"
 )
 
 // `worker replay dlq` moves the dead-letter queue's messages into the replay
@@ -111,7 +112,7 @@ func runReplayCommand(args []string) error {
 	if err != nil {
 		return fmt.Errorf("cannot load AWS configuration: %w", err)
 	}
-	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	log := telemetry.NewLogger(os.Stderr, "info")
 	client := sqs.NewFromConfig(awsCfg)
 	if cfg.DLQURL == "" {
 		if cfg.DLQURL, err = consume.FindDLQ(ctx, client, cfg.QueueURL); err != nil {

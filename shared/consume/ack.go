@@ -70,7 +70,7 @@ func (c *Consumer) ackLoop(ctx context.Context, stop <-chan context.Context) {
 					for _, p := range pending {
 						// Its write is done; it comes back after its visibility
 						// timeout and is written again, harmlessly.
-						c.log.Warn("stopping without deleting a written message; it will be delivered and written again", "message_id", p.m.ID)
+						c.log.WarnContext(p.m.logCtx(), "stopping without deleting a written message; it will be delivered and written again", "message_id", p.m.ID)
 						c.inflight.remove(p.m)
 					}
 					return
@@ -111,15 +111,16 @@ func (c *Consumer) deleteBatch(ctx context.Context, batch []pendingAck) []pendin
 		switch {
 		case !bad:
 			c.stats.Deleted.Add(1)
+			c.metrics.settle("deleted", 1)
 			c.inflight.remove(p.m)
 		case f.SenderFault:
 			// Typically ReceiptHandleIsInvalid: the message became visible
 			// again and someone else has it now. Retrying cannot help; its
 			// write is idempotent, so the other receiver's copy is harmless.
-			c.log.Warn("cannot delete message", "message_id", p.m.ID, "code", aws.ToString(f.Code), "reason", aws.ToString(f.Message))
+			c.log.WarnContext(p.m.logCtx(), "cannot delete message", "message_id", p.m.ID, "code", aws.ToString(f.Code), "reason", aws.ToString(f.Message))
 			c.inflight.remove(p.m)
 		default:
-			c.log.Warn("delete of a message failed; will retry", "message_id", p.m.ID, "code", aws.ToString(f.Code))
+			c.log.WarnContext(p.m.logCtx(), "delete of a message failed; will retry", "message_id", p.m.ID, "code", aws.ToString(f.Code))
 			again = append(again, retry(p))
 		}
 	}
@@ -157,6 +158,7 @@ func (c *Consumer) releaseAll(ctx context.Context) {
 		c.changeVisibility(ctx, batch, 0)
 		for _, m := range batch {
 			c.stats.Released.Add(1)
+			c.metrics.settle("released", 1)
 			c.inflight.remove(m)
 		}
 	}
@@ -176,15 +178,17 @@ func (c *Consumer) requeue(ctx context.Context, m *Message) {
 	callCtx, cancel := context.WithTimeout(ctx, sqsCallTimeout)
 	defer cancel()
 	if _, err := c.sqs.SendMessage(callCtx, in); err != nil {
-		c.log.Error("cannot send a fresh copy of a message on its last receive; releasing it", "message_id", m.ID, "err", err)
+		c.log.ErrorContext(m.logCtx(), "cannot send a fresh copy of a message on its last receive; releasing it", "message_id", m.ID, "err", err)
 		c.changeVisibility(ctx, []*Message{m}, 0)
 		c.stats.Released.Add(1)
+		c.metrics.settle("released", 1)
 		c.inflight.remove(m)
 		return
 	}
 	c.stats.Requeued.Add(1)
+	c.metrics.settle("requeued", 1)
 	if c.deleteBatch(ctx, []pendingAck{{m: m}}) != nil {
-		c.log.Warn("a requeued message's original could not be deleted; it will be written twice, harmlessly", "message_id", m.ID)
+		c.log.WarnContext(m.logCtx(), "a requeued message's original could not be deleted; it will be written twice, harmlessly", "message_id", m.ID)
 		c.inflight.remove(m)
 	}
 }

@@ -28,6 +28,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/graphfleet/graphfleet/shared/backoff"
 )
@@ -123,11 +124,14 @@ type Consumer struct {
 
 	inflight *tracker
 	breaker  *breaker
-	scale    *pollerScale  // how many pollers receive now
-	gated    atomic.Value  // string: why Gate keeps receiving paused, "" when it does not
-	work     chan *Message // held messages waiting for a processor; MaxHeld capacity
-	acks     chan *Message
-	stats    Stats
+	// breakerSpan is the span of the breaker's current opening, if open.
+	breakerSpan atomic.Pointer[trace.Span]
+	metrics     consumerMetrics
+	scale       *pollerScale  // how many pollers receive now
+	gated       atomic.Value  // string: why Gate keeps receiving paused, "" when it does not
+	work        chan *Message // held messages waiting for a processor; MaxHeld capacity
+	acks        chan *Message
+	stats       Stats
 
 	refusedInARow atomic.Int64 // content failures since the last message written
 	stopping      atomic.Bool
@@ -166,6 +170,7 @@ func New(ctx context.Context, client SQS, cfg Config, h Handler) (*Consumer, err
 		work:     make(chan *Message, cfg.MaxHeld),
 		acks:     make(chan *Message, cfg.MaxHeld),
 	}
+	c.metrics = newConsumerMetrics(c)
 	now := time.Now().UnixNano()
 	c.lastBeat.Store(now)
 	c.lastAck.Store(now)
@@ -196,11 +201,17 @@ func (c *Consumer) Run(ctx context.Context) error {
 	// nor writes in progress. Both are cancelled at the hard stop.
 	hardCtx, hardStop := context.WithCancel(context.WithoutCancel(ctx))
 	defer hardStop()
+	defer func() {
+		if c.metrics.gauges != nil {
+			_ = c.metrics.gauges.Unregister()
+		}
+		c.endBreakerSpan() // an outage the stop cut short still shows
+	}()
 
 	// A worker (re)started during an outage should not spend receives
 	// finding out: it asks the sink first and waits behind the breaker.
 	if err := c.probe(ctx); err != nil && ctx.Err() == nil {
-		c.breaker.trip("at start: "+err.Error(), isDenied(err), time.Now())
+		c.tripBreaker("at start: "+err.Error(), isDenied(err))
 		if isDenied(err) {
 			c.log.Error("the sink denies access at start: intake waits until it is granted (check the task role's neptune-db permissions)", "err", err)
 		} else {
@@ -331,6 +342,7 @@ func (c *Consumer) receive(ctx context.Context, n int) ([]*Message, error) {
 		msgs = append(msgs, newMessage(raw, visibleAt))
 	}
 	c.stats.Received.Add(int64(len(msgs)))
+	c.metrics.consumed.Add(ctx, int64(len(msgs)), c.metrics.queue)
 	return msgs, nil
 }
 
@@ -358,18 +370,23 @@ func (c *Consumer) process(stopCtx, hardCtx context.Context) {
 // handleOne runs the handler within the message's deadline and settles the
 // outcome.
 func (c *Consumer) handleOne(hardCtx context.Context, m *Message) {
-	deadline := time.Now().Add(c.cfg.MessageTimeout)
+	start := time.Now()
+	deadline := start.Add(c.cfg.MessageTimeout)
 	c.inflight.startWork(m, deadline)
 	ctx, cancel := context.WithDeadline(hardCtx, deadline)
 	err := c.handle(ctx, m)
 	cancel()
 	c.inflight.endWork(m)
+	c.metrics.process.Record(hardCtx, time.Since(start).Seconds(), c.metrics.queue)
 
 	var perm *PermanentError
 	var content *ContentError
 	var sink *SinkError
 	switch {
 	case err == nil:
+		if !m.SentAt.IsZero() {
+			c.metrics.lag.Record(hardCtx, time.Since(m.SentAt).Seconds(), c.metrics.queue)
+		}
 		c.breaker.succeeded()
 		c.refusedInARow.Store(0)
 		c.acks <- m
@@ -395,7 +412,8 @@ func (c *Consumer) handleOne(hardCtx context.Context, m *Message) {
 			return
 		}
 		c.stats.Retried.Add(1)
-		c.log.Warn("the sink refused the message's content; it will be retried", "message_id", m.ID,
+		c.metrics.settle("retried", 1)
+		c.log.WarnContext(m.logCtx(), "the sink refused the message's content; it will be retried", "message_id", m.ID,
 			"receive_count", m.ReceiveCount, "max_receive_count", c.maxRecv, "err", err)
 		c.nack(hardCtx, m)
 	default:
@@ -412,7 +430,8 @@ func (c *Consumer) handleOne(hardCtx context.Context, m *Message) {
 				return
 			}
 			c.stats.Retried.Add(1)
-			c.log.Warn("the message was not written within its deadline while Neptune answers; it goes back to the queue", "message_id", m.ID,
+			c.metrics.settle("retried", 1)
+			c.log.WarnContext(m.logCtx(), "the message was not written within its deadline while Neptune answers; it goes back to the queue", "message_id", m.ID,
 				"receive_count", m.ReceiveCount, "message_timeout", c.cfg.MessageTimeout, "err", err)
 			c.nack(hardCtx, m)
 			return
@@ -428,16 +447,35 @@ func (c *Consumer) handleOne(hardCtx context.Context, m *Message) {
 // meanwhile, which costs no receive.
 func (c *Consumer) park(m *Message, err error, denied bool) {
 	c.stats.Parked.Add(1)
-	if c.breaker.trip(err.Error(), denied, time.Now()) {
+	c.metrics.settle("parked", 1)
+	if c.tripBreaker(err.Error(), denied) {
 		if denied {
-			c.log.Error("the sink denies access: intake stopped until it is granted (check the task role's neptune-db permissions)",
+			c.log.ErrorContext(m.logCtx(), "the sink denies access: intake stopped until it is granted (check the task role's neptune-db permissions)",
 				"message_id", m.ID, "err", err)
 		} else {
-			c.log.Warn("the sink is unwell: intake stopped, held messages kept, probing until it answers",
+			c.log.WarnContext(m.logCtx(), "the sink is unwell: intake stopped, held messages kept, probing until it answers",
 				"message_id", m.ID, "held", c.Held(), "err", err)
 		}
 	}
 	c.work <- m
+}
+
+// tripBreaker opens the breaker (or records a newer cause) and reports
+// whether it opened it; an opening starts the span that shows the outage.
+func (c *Consumer) tripBreaker(cause string, denied bool) bool {
+	now := time.Now()
+	if !c.breaker.trip(cause, denied, now) {
+		return false
+	}
+	span := c.metrics.breakerOpened(cause, denied, now)
+	c.breakerSpan.Store(&span)
+	return true
+}
+
+func (c *Consumer) endBreakerSpan() {
+	if sp := c.breakerSpan.Swap(nil); sp != nil {
+		(*sp).End()
+	}
 }
 
 // probeLoop waits for the breaker to open, then probes the sink with backoff
@@ -458,6 +496,7 @@ func (c *Consumer) probeLoop(ctx context.Context) {
 			if err == nil {
 				st := c.breaker.state()
 				c.breaker.reset()
+				c.endBreakerSpan()
 				c.log.Info("the sink answers again: resuming intake", "down_for", time.Since(st.Since).Round(time.Millisecond), "held", c.Held())
 				break
 			}

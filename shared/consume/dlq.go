@@ -25,7 +25,7 @@ import (
 func (c *Consumer) deadLetter(ctx context.Context, m *Message, reason string) {
 	dl, err := edgebatch.DeadLetter(m.Body, m.Attributes, m.ID, reason)
 	if err != nil {
-		c.log.Error("cannot dead-letter the message with its reason; leaving it to the queue's redrive", "message_id", m.ID, "reason", reason, "err", err)
+		c.log.ErrorContext(m.logCtx(), "cannot dead-letter the message with its reason; leaving it to the queue's redrive", "message_id", m.ID, "reason", reason, "err", err)
 		c.nack(ctx, m)
 		return
 	}
@@ -45,16 +45,17 @@ func (c *Consumer) deadLetter(ctx context.Context, m *Message, reason string) {
 			// passing failure: a DLQ that refuses the message for good
 			// (permissions, KMS, size) would make that a loop, and SQS's
 			// redrive is the better end.
-			c.log.Error("cannot send the message to the DLQ on its last receive; sending it afresh to try again", "message_id", m.ID, "err", err)
+			c.log.ErrorContext(m.logCtx(), "cannot send the message to the DLQ on its last receive; sending it afresh to try again", "message_id", m.ID, "err", err)
 			c.requeue(ctx, m)
 			return
 		}
-		c.log.Error("cannot send the message to the DLQ; it will come back", "message_id", m.ID, "err", err)
+		c.log.ErrorContext(m.logCtx(), "cannot send the message to the DLQ; it will come back", "message_id", m.ID, "err", err)
 		c.nack(ctx, m)
 		return
 	}
 	c.stats.DeadLettered.Add(1)
-	c.log.Warn("message sent to the DLQ", "message_id", m.ID, "receive_count", m.ReceiveCount, "reason", dl.Attributes[edgebatch.AttrError])
+	c.metrics.settle("dead_lettered", 1)
+	c.log.WarnContext(m.logCtx(), "message sent to the DLQ", "message_id", m.ID, "receive_count", m.ReceiveCount, "reason", dl.Attributes[edgebatch.AttrError])
 	c.acks <- m
 }
 

@@ -45,6 +45,8 @@ func TestPollersFollowTheBacklog(t *testing.T) {
 		cfg := baseConfig()
 		cfg.Processors, cfg.MaxHeld = 8, 40
 		cfg.Pollers, cfg.BacklogPerPoller = 4, 50
+		// Set, not defaulted: the test waits on it below.
+		cfg.ScaleEvery = time.Second
 		cfg.Backlog = func() (int64, bool) {
 			visible, _, _ := f.Counts()
 			return int64(visible), true

@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"path"
 	"slices"
 	"strconv"
 	"time"
@@ -25,11 +26,13 @@ import (
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/graphfleet/graphfleet/shared/backoff"
 	"github.com/graphfleet/graphfleet/shared/edgebatch"
+	"github.com/graphfleet/graphfleet/shared/telemetry"
 )
 
 // SQS is the one call the sender makes.
@@ -65,6 +68,12 @@ func WithBackoff(d time.Duration) Option { return func(s *Sender) { s.baseBackof
 
 // WithLogger sets the logger; slog.Default() by default.
 func WithLogger(l *slog.Logger) Option { return func(s *Sender) { s.log = l } }
+
+// WithTracerProvider makes the send spans with tp instead of the global
+// provider (tests).
+func WithTracerProvider(tp trace.TracerProvider) Option {
+	return func(s *Sender) { s.tracer = tp.Tracer("github.com/graphfleet/graphfleet/shared/sqssend") }
+}
 
 // New returns a Sender for queueURL.
 func New(client SQS, queueURL string, opts ...Option) *Sender {
@@ -139,7 +148,7 @@ func (s *Sender) Send(ctx context.Context, msgs []edgebatch.Message) (Report, er
 	}
 	defer func() {
 		for _, e := range entries {
-			e.end()
+			s.end(e)
 		}
 	}()
 
@@ -202,10 +211,16 @@ type entry struct {
 }
 
 func (s *Sender) newEntry(ctx context.Context, i int, m edgebatch.Message) *entry {
-	ctx, span := s.tracer.Start(ctx, "graphfleet.send", trace.WithSpanKind(trace.SpanKindProducer),
+	// One "send" span per message (OTel's messaging conventions: a batch
+	// sender gives each message its own creation context), whose context
+	// the message carries.
+	ctx, span := s.tracer.Start(ctx, "send "+path.Base(s.queueURL), trace.WithSpanKind(trace.SpanKindProducer),
 		trace.WithAttributes(
 			attribute.String("messaging.system", "aws_sqs"),
-			attribute.String("messaging.destination.name", s.queueURL),
+			attribute.String("messaging.operation.type", "send"),
+			attribute.String("messaging.operation.name", "send"),
+			attribute.String("messaging.destination.name", path.Base(s.queueURL)),
+			attribute.String("aws.sqs.queue.url", s.queueURL),
 			attribute.String("graphfleet.source", m.Attributes[edgebatch.AttrSource]),
 			attribute.Int("messaging.message.body.size", len(m.Body)),
 		))
@@ -215,12 +230,14 @@ func (s *Sender) newEntry(ctx context.Context, i int, m edgebatch.Message) *entr
 	}
 	propagation.TraceContext{}.Inject(ctx, propagation.MapCarrier(attrs))
 	m.Attributes = attrs
-	return &entry{index: i, msg: m, size: m.Size(), span: span, xray: xrayHeader(span.SpanContext()), retryable: true}
+	return &entry{index: i, msg: m, size: m.Size(), span: span, xray: telemetry.FormatXRay(span.SpanContext()), retryable: true}
 }
 
-func (e *entry) end() {
+func (s *Sender) end(e *entry) {
 	if e.sent {
 		e.span.SetStatus(codes.Ok, "")
+		sentMessages.Add(context.Background(), 1, metric.WithAttributes(attribute.String("messaging.system", "aws_sqs"),
+			attribute.String("messaging.operation.name", "send"), attribute.String("messaging.destination.name", path.Base(s.queueURL))))
 	}
 	e.span.End()
 }
@@ -325,3 +342,8 @@ func (s *Sender) sendCall(ctx context.Context, call []*entry, rep *Report) ([]*e
 	}
 	return again, nil
 }
+
+// sentMessages is OTel's messaging.client.sent.messages: messages SQS
+// accepted, by queue.
+var sentMessages, _ = otel.Meter("github.com/graphfleet/graphfleet/shared/sqssend").Int64Counter("messaging.client.sent.messages",
+	metric.WithUnit("{message}"), metric.WithDescription("Messages sent to SQS and accepted."))

@@ -63,7 +63,7 @@ func scopeID(scope string) string     { return edgebatch.ReservedIDPrefix + "sco
 func (w *Writer) query(ctx context.Context, name string, build func(*gremlingo.GraphTraversalSource) *gremlingo.GraphTraversal) ([]*gremlingo.Result, error) {
 	var mu sync.Mutex
 	var out []*gremlingo.Result
-	_, err := w.send(ctx, name, 0, 0, build, func(rs []*gremlingo.Result) {
+	_, err := w.send(ctx, request{name: name}, build, func(rs []*gremlingo.Result) {
 		mu.Lock()
 		out = rs
 		mu.Unlock()

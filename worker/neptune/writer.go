@@ -21,6 +21,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -31,6 +32,7 @@ import (
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/graphfleet/graphfleet/shared/backoff"
@@ -186,6 +188,8 @@ type Writer struct {
 	// pool.Go waits without a context. Write's per-batch conc pool only fans
 	// chunks out and stops them on the first error; the limit bounds them.
 	limit     *limiter
+	metrics   writerMetrics
+	host      string        // server.address on spans
 	closing   chan struct{} // closed when Close begins: no new request
 	closeOnce sync.Once
 
@@ -222,6 +226,10 @@ func New(ctx context.Context, cfg Config) (*Writer, error) {
 		limit:    newLimiter(cfg.Writers, cfg.MinWriters, cfg.MaxWriters, time.Now),
 		closing:  make(chan struct{}),
 		draining: make(map[*generation]struct{}),
+	}
+	w.metrics = newWriterMetrics(w.limit)
+	if u, err := url.Parse(cfg.Endpoint); err == nil {
+		w.host = u.Hostname()
 	}
 	var auth gremlingo.AuthInfoProvider
 	if cfg.IAMAuth {
@@ -264,6 +272,9 @@ func (w *Writer) CloseWithin(d time.Duration) error {
 		}
 		w.mu.Lock()
 		w.closed = true
+		if w.metrics.gauges != nil {
+			_ = w.metrics.gauges.Unregister()
+		}
 		pools := make([]*generation, 0, len(w.draining)+1)
 		if w.cur != nil {
 			pools = append(pools, w.cur)
@@ -316,7 +327,7 @@ const probeID = "graphfleet:probe"
 // slot like any request, and its error classifies like a write's: a refused
 // IAM handshake is FaultAccess.
 func (w *Writer) Probe(ctx context.Context) error {
-	return w.try(ctx, "neptune.probe", 1, 0, 0, func(g *gremlingo.GraphTraversalSource) *gremlingo.GraphTraversal {
+	return w.try(ctx, request{name: "neptune.probe"}, 1, func(g *gremlingo.GraphTraversalSource) *gremlingo.GraphTraversal {
 		return g.V(probeID).Count()
 	}, nil)
 }
@@ -342,6 +353,8 @@ type Result struct {
 func (w *Writer) Write(ctx context.Context, b *edgebatch.Batch) (Result, error) {
 	st := stamp{source: b.Source, observedMs: b.ObservedAt.UnixMilli(), snapshot: b.Snapshot}
 	var res Result
+	// What was written counts, even if a later request failed.
+	defer func() { w.metrics.written(ctx, res.Vertices, res.Edges) }()
 	vchunks := chunk(st, b.Vertices, func(v edgebatch.Vertex) map[string]any { return v.Props }, w.cfg.RecordsPerRequest)
 	echunks := chunk(st, b.Edges, func(e edgebatch.Edge) map[string]any { return e.Props }, w.cfg.RecordsPerRequest)
 
@@ -350,7 +363,7 @@ func (w *Writer) Write(ctx context.Context, b *edgebatch.Batch) (Result, error) 
 	// already wrote (the upserts leave those alone, see stamp.guard) and
 	// ends by returning that count: Neptune's guidance is to return little,
 	// not whole elements.
-	if err := runChunks(ctx, w, vchunks, &res, func(g *gremlingo.GraphTraversalSource, c []edgebatch.Vertex) *gremlingo.GraphTraversal {
+	if err := runChunks(ctx, w, "vertex", vchunks, &res, func(g *gremlingo.GraphTraversalSource, c []edgebatch.Vertex) *gremlingo.GraphTraversal {
 		ids := make([]any, len(c))
 		for i, v := range c {
 			ids[i] = v.ID
@@ -363,7 +376,7 @@ func (w *Writer) Write(ctx context.Context, b *edgebatch.Batch) (Result, error) 
 	}, func(r *Result, n, stale int) { r.Vertices += n; r.StaleVertices += stale }); err != nil {
 		return res, err
 	}
-	err := runChunks(ctx, w, echunks, &res, func(g *gremlingo.GraphTraversalSource, c []edgebatch.Edge) *gremlingo.GraphTraversal {
+	err := runChunks(ctx, w, "edge", echunks, &res, func(g *gremlingo.GraphTraversalSource, c []edgebatch.Edge) *gremlingo.GraphTraversal {
 		ids := make([]any, len(c))
 		for i, e := range c {
 			ids[i] = e.ID
@@ -407,7 +420,7 @@ func chunk[T any](st stamp, items []T, props func(T) map[string]any, budget int)
 	return out
 }
 
-func runChunks[T any](ctx context.Context, w *Writer, chunks []chunked[T], res *Result,
+func runChunks[T any](ctx context.Context, w *Writer, kind string, chunks []chunked[T], res *Result,
 	build func(*gremlingo.GraphTraversalSource, []T) *gremlingo.GraphTraversal, count func(r *Result, written, stale int)) error {
 	if len(chunks) == 0 {
 		return nil
@@ -419,7 +432,7 @@ func runChunks[T any](ctx context.Context, w *Writer, chunks []chunked[T], res *
 	for _, c := range chunks {
 		p.Go(func(ctx context.Context) (done, error) {
 			var stale atomic.Int64
-			attempts, err := w.send(ctx, "neptune.upsert", len(c.items), c.records, func(g *gremlingo.GraphTraversalSource) *gremlingo.GraphTraversal {
+			attempts, err := w.send(ctx, request{name: "neptune.upsert", kind: kind, elements: len(c.items), records: c.records}, func(g *gremlingo.GraphTraversalSource) *gremlingo.GraphTraversal {
 				return build(g, c.items)
 			}, func(rs []*gremlingo.Result) { stale.Store(staleCount(rs)) })
 			return done{attempts, c.records, len(c.items), int(stale.Load())}, err
@@ -437,7 +450,7 @@ func runChunks[T any](ctx context.Context, w *Writer, chunks []chunked[T], res *
 
 // send runs one request with retries. build makes a fresh traversal per try,
 // on the pool the try uses: a gremlin-go traversal is spent once submitted.
-func (w *Writer) send(ctx context.Context, name string, elements, records int, build func(*gremlingo.GraphTraversalSource) *gremlingo.GraphTraversal, sink func([]*gremlingo.Result)) (int, error) {
+func (w *Writer) send(ctx context.Context, req request, build func(*gremlingo.GraphTraversalSource) *gremlingo.GraphTraversal, sink func([]*gremlingo.Result)) (int, error) {
 	var err error
 	for attempt := 1; attempt <= w.cfg.MaxAttempts; attempt++ {
 		if attempt > 1 {
@@ -445,13 +458,14 @@ func (w *Writer) send(ctx context.Context, name string, elements, records int, b
 				return attempt - 1, errors.Join(err, serr)
 			}
 		}
-		err = w.try(ctx, name, attempt, elements, records, build, sink)
+		err = w.try(ctx, req, attempt, build, sink)
 		if err == nil {
 			return attempt, nil
 		}
 		if !Retryable(err) || ctx.Err() != nil {
 			return attempt, err
 		}
+		w.metrics.retries.Add(ctx, 1, metric.WithAttributes(attribute.String("db.operation.name", req.operation()), attribute.String("error.type", errorType(err))))
 		w.cfg.Logger.DebugContext(ctx, "neptune request failed, will retry", "attempt", attempt, "err", err)
 	}
 	return w.cfg.MaxAttempts, fmt.Errorf("gave up after %d attempts: %w", w.cfg.MaxAttempts, err)
@@ -461,7 +475,7 @@ func (w *Writer) send(ctx context.Context, name string, elements, records int, b
 //
 // sink, when not nil, receives the request's results when it succeeds. It
 // runs on the request's own goroutine, possibly after try gave up waiting.
-func (w *Writer) try(ctx context.Context, name string, attempt, elements, records int,
+func (w *Writer) try(ctx context.Context, req request, attempt int,
 	build func(*gremlingo.GraphTraversalSource) *gremlingo.GraphTraversal, sink func([]*gremlingo.Result)) (err error) {
 	select {
 	case <-w.closing:
@@ -476,26 +490,33 @@ func (w *Writer) try(ctx context.Context, name string, attempt, elements, record
 	}
 	release := w.limit.release
 
-	ctx, span := w.tracer.Start(ctx, name, trace.WithSpanKind(trace.SpanKindClient),
+	// A client span per request, on OTel's DB conventions: Neptune has no
+	// registered db.system.name, and "aws.neptune" follows AWS's precedents
+	// (aws.dynamodb, aws.redshift).
+	ctx, span := w.tracer.Start(ctx, req.name, trace.WithSpanKind(trace.SpanKindClient),
 		trace.WithAttributes(
-			attribute.String("db.system", "neptune"),
-			attribute.Int("graphfleet.records", records),
-			attribute.Int("graphfleet.elements", elements),
+			attribute.String("db.system.name", "aws.neptune"),
+			attribute.String("db.operation.name", req.operation()),
+			attribute.String("server.address", w.host),
+			attribute.Int("graphfleet.records", req.records),
+			attribute.Int("graphfleet.vertices", req.count("vertex")),
+			attribute.Int("graphfleet.edges", req.count("edge")),
 			attribute.Int("graphfleet.attempt", attempt),
 		))
+	start := time.Now()
 	defer func() {
 		outcome, fault := "ok", FaultNone
+		attrs := []attribute.KeyValue{attribute.String("db.system.name", "aws.neptune"), attribute.String("db.operation.name", req.operation())}
 		if err != nil {
-			outcome, fault = "error", Classify(err)
-			var re *RequestError
-			if errors.As(err, &re) {
-				outcome = re.code
-			}
+			outcome, fault = errorType(err), Classify(err)
 			span.RecordError(err)
 			span.SetStatus(codes.Error, outcome)
+			span.SetAttributes(attribute.String("error.type", outcome))
+			attrs = append(attrs, attribute.String("error.type", outcome))
 		}
 		span.SetAttributes(attribute.String("graphfleet.outcome", outcome), attribute.String("graphfleet.fault", fault.String()))
 		span.End()
+		w.metrics.duration.Record(ctx, time.Since(start).Seconds(), metric.WithAttributes(attrs...))
 	}()
 
 	reqCtx, cancel := context.WithTimeout(ctx, w.cfg.RequestTimeout)
@@ -517,7 +538,7 @@ func (w *Writer) try(ctx context.Context, name string, attempt, elements, record
 		err = w.answered(p, err)
 		// Only upserts time the limit: a probe or a bookkeeping read is
 		// much lighter and would skew the baseline.
-		w.limit.observe(loadSignal(err), time.Since(sent), name == "neptune.upsert")
+		w.limit.observe(loadSignal(err), time.Since(sent), req.name == "neptune.upsert")
 		release()
 		return err
 	case <-reqCtx.Done():
@@ -588,6 +609,37 @@ func (w *Writer) connectFailed(ctx context.Context, err error) error {
 	}
 	return &RequestError{err: fmt.Errorf("no connection within %s: %w", w.cfg.RequestTimeout, err),
 		code: "timeout", fault: FaultNeptune, retry: true}
+}
+
+// request is what one Neptune request carries, for its span and metrics.
+type request struct {
+	name     string // the span's name: neptune.upsert, neptune.probe, ...
+	kind     string // "vertex" or "edge" for upserts
+	elements int
+	records  int
+}
+
+// operation is db.operation.name: the span name without its prefix.
+func (r request) operation() string { return strings.TrimPrefix(r.name, "neptune.") }
+
+func (r request) count(kind string) int {
+	if r.kind == kind {
+		return r.elements
+	}
+	return 0
+}
+
+// errorType is error.type for a failed request: Neptune's error code (or
+// ours: timeout, cancelled, connection), else the Go type.
+func errorType(err error) string {
+	var re *RequestError
+	if errors.As(err, &re) && re.code != "" {
+		return re.code
+	}
+	if errors.Is(err, ErrClosed) {
+		return "closed"
+	}
+	return fmt.Sprintf("%T", err)
 }
 
 // loadSignal is what a request's outcome says about Neptune's load.

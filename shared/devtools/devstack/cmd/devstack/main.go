@@ -13,11 +13,13 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -76,7 +78,10 @@ func run() error {
 	fmt.Printf("SQS emulator   %s (queues %s, %s, %s)\n", st.SQS.Endpoint, st.Queues.Ingest, st.Queues.DLQ, st.Queues.Replay)
 	fmt.Printf("Neptune        %s  (graph: http://%s/graph  stats: http://%s/stats)\n", st.Neptune.URL(), st.Neptune.Addr(), st.Neptune.Addr())
 
-	worker, err := start(filepath.Join(bin, "worker"), filepath.Join(logDir, "worker.log"), append(st.Env(), "HEALTH_ADDR="+*healthAddr))
+	// Traces: printed into each process's log unless OTEL_* says otherwise
+	// (e.g. OTEL_EXPORTER_OTLP_ENDPOINT to a local collector or Jaeger).
+	tel := telemetryEnv()
+	worker, err := start(filepath.Join(bin, "worker"), filepath.Join(logDir, "worker.log"), append(append(st.Env(), tel...), "HEALTH_ADDR="+*healthAddr))
 	if err != nil {
 		return err
 	}
@@ -90,7 +95,7 @@ func run() error {
 	defer querier.Close()
 	// One producer runs both sources, each on its own interval.
 	producer, err := start(filepath.Join(bin, "producer"), filepath.Join(logDir, "producer.log"),
-		append(st.Env(), "SOURCE=deepflow,demo", "DEEPFLOW_INTERVAL="+interval.String(), "DEMO_INTERVAL="+interval.String(),
+		append(append(st.Env(), tel...), "SOURCE=deepflow,demo", "DEEPFLOW_INTERVAL="+interval.String(), "DEMO_INTERVAL="+interval.String(),
 			fmt.Sprintf("DEMO_SCALE=%d", *scale), "DEMO_CALLS=false",
 			"DEEPFLOW_QUERIER_URL="+querier.URL(), "DEEPFLOW_NAME=petsite", fmt.Sprintf("DEEPFLOW_ROW_LIMIT=%d", querier.RowLimit())))
 	if err != nil {
@@ -101,6 +106,7 @@ func run() error {
 	fmt.Printf("worker         pid %d, logs %s, http://%s/stats\n", worker.Process.Pid, filepath.Join(logDir, "worker.log"), *healthAddr)
 	fmt.Printf("producer       pid %d, SOURCE=deepflow,demo (the demo's AWS resources and stacks), logs %s, a run of each every %s\n",
 		producer.Process.Pid, filepath.Join(logDir, "producer.log"), *interval)
+	fmt.Printf("telemetry      traces: %s; metrics: http://%s/metrics (Prometheus text)\n", traceDest(tel, logDir), *healthAddr)
 	fmt.Println("Ctrl-C to stop.")
 
 	exited := make(chan string, 2)
@@ -173,11 +179,73 @@ func status(ctx context.Context, st *devstack.Stack, healthAddr string) string {
 	}
 	if w, err := workerStats(ctx, healthAddr); err == nil {
 		line += fmt.Sprintf(" | worker: %d held, %d received, %d deleted, %d to DLQ", w.Held, w.Received, w.Deleted, w.DeadLettered)
+		if m, err := workerMetrics(ctx, healthAddr); err == nil {
+			line += " | " + m
+		}
 		if w.Breaker.Open {
 			line += " | NEPTUNE UNAVAILABLE, intake paused: " + w.Breaker.Cause
 		}
 	}
 	return line
+}
+
+// telemetryEnv is the OTEL_* settings for the worker and producer: the
+// user's, or console traces (into their logs) when none are set.
+func telemetryEnv() []string {
+	for _, kv := range os.Environ() {
+		if strings.HasPrefix(kv, "OTEL_") {
+			return nil // the user's own settings, inherited
+		}
+	}
+	return []string{"OTEL_TRACES_EXPORTER=console"}
+}
+
+func traceDest(tel []string, logDir string) string {
+	if len(tel) == 0 {
+		return "as OTEL_* in the environment says"
+	}
+	return "printed as JSON into " + filepath.Join(logDir, "worker.log") + " and producer.log"
+}
+
+// workerMetrics summarises the worker's /metrics for the status line: the
+// mean lag from observation to write, Neptune requests and their failures,
+// and the adaptive limit.
+func workerMetrics(ctx context.Context, addr string) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/metrics", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
+	if err != nil {
+		return "", err
+	}
+	sum := func(prefix string, keep func(line string) bool) float64 {
+		total := 0.0
+		for _, line := range strings.Split(string(body), "\n") {
+			if !strings.HasPrefix(line, prefix) || (keep != nil && !keep(line)) {
+				continue
+			}
+			if i := strings.LastIndexByte(line, ' '); i > 0 {
+				if v, err := strconv.ParseFloat(line[i+1:], 64); err == nil {
+					total += v
+				}
+			}
+		}
+		return total
+	}
+	lagSum, lagN := sum("graphfleet_lag_observed_seconds_sum", nil), sum("graphfleet_lag_observed_seconds_count", nil)
+	reqs := sum("db_client_operation_duration_seconds_count", nil)
+	failed := sum("db_client_operation_duration_seconds_count", func(l string) bool { return strings.Contains(l, "error_type=") })
+	lag := "-"
+	if lagN > 0 {
+		lag = fmt.Sprintf("%.1fs", lagSum/lagN)
+	}
+	return fmt.Sprintf("metrics: lag %s mean, %.0f neptune requests (%.0f failed), limit %.0f", lag, reqs, failed,
+		sum("graphfleet_neptune_writer_limit", nil)), nil
 }
 
 // workerStatus is the part of the worker's /stats the status line shows.

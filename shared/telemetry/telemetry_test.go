@@ -1,0 +1,156 @@
+package telemetry
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+)
+
+func TestXRayHeader(t *testing.T) {
+	t.Parallel()
+	const h = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1"
+	sc, err := ParseXRay(h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sc.TraceID().String() != "5759e988bd862e3fe1be46a994272793" || sc.SpanID().String() != "53995c3f42cd8ad8" || !sc.IsSampled() || !sc.IsRemote() {
+		t.Fatalf("parsed %v", sc)
+	}
+	if got := FormatXRay(sc); got != h {
+		t.Fatalf("formatted back as %q", got)
+	}
+	if XRayTraceID(sc.TraceID()) != "1-5759e988-bd862e3fe1be46a994272793" {
+		t.Fatal(XRayTraceID(sc.TraceID()))
+	}
+	// What AWS services also send: other keys, Sampled=?, another order.
+	sc, err = ParseXRay("Self=1-67891233-abcdef012345678912345678;Parent=53995c3f42cd8ad8;Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=?;Lineage=a87bd80c:1")
+	if err != nil || sc.IsSampled() || sc.TraceID().String() != "5759e988bd862e3fe1be46a994272793" {
+		t.Fatalf("%v %v", sc, err)
+	}
+	for _, bad := range []string{
+		"",
+		"Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1", // no parent: nothing to continue
+		"Root=2-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8",
+		"Root=1-5759e988-bd862e3fe1be46a99427279z;Parent=53995c3f42cd8ad8",
+		"Root=1-00000000-000000000000000000000000;Parent=53995c3f42cd8ad8",
+		"Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8a",
+		"Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;" + strings.Repeat("x=y;", 100),
+	} {
+		if _, err := ParseXRay(bad); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+	if FormatXRay(trace.SpanContext{}) != "" {
+		t.Fatal("an invalid context formatted")
+	}
+}
+
+func TestXRayPropagatorAndIDs(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 12, 4, 1, 2, 3, 0, time.UTC)
+	tid, sid := xrayIDs{now: func() time.Time { return now }}.NewIDs(context.Background())
+	if !strings.HasPrefix(XRayTraceID(tid), fmt.Sprintf("1-%08x-", now.Unix())) || !sid.IsValid() {
+		t.Fatalf("trace id %s does not start with the epoch seconds (%x)", XRayTraceID(tid), now.Unix())
+	}
+	sc := trace.NewSpanContext(trace.SpanContextConfig{TraceID: tid, SpanID: sid, TraceFlags: trace.FlagsSampled})
+	carrier := propagation.MapCarrier{}
+	XRayPropagator{}.Inject(trace.ContextWithSpanContext(context.Background(), sc), carrier)
+	got := trace.SpanContextFromContext(XRayPropagator{}.Extract(context.Background(), carrier))
+	if got.TraceID() != tid || got.SpanID() != sid || !got.IsSampled() {
+		t.Fatalf("%v after a round trip through %v", got, carrier)
+	}
+}
+
+func TestLoggerCarriesTraceIDs(t *testing.T) {
+	t.Parallel()
+	var buf bytes.Buffer
+	log := NewLogger(&buf, "debug")
+	sc := trace.NewSpanContext(trace.SpanContextConfig{TraceID: trace.TraceID{0x57, 0x59, 0xe9, 0x88, 1}, SpanID: trace.SpanID{1, 2}, TraceFlags: trace.FlagsSampled})
+	log.With("message_id", "m1").DebugContext(trace.ContextWithSpanContext(context.Background(), sc), "batch written")
+	log.Info("no span")
+	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+	var first, second map[string]any
+	if len(lines) != 2 || json.Unmarshal([]byte(lines[0]), &first) != nil || json.Unmarshal([]byte(lines[1]), &second) != nil {
+		t.Fatalf("not two JSON lines: %q", buf.String())
+	}
+	if first["trace_id"] != sc.TraceID().String() || first["span_id"] != sc.SpanID().String() || first["xray_trace_id"] != XRayTraceID(sc.TraceID()) || first["message_id"] != "m1" {
+		t.Fatalf("line %v", first)
+	}
+	if _, ok := second["trace_id"]; ok {
+		t.Fatalf("a trace id without a span: %v", second)
+	}
+}
+
+func TestExporterNames(t *testing.T) {
+	t.Parallel()
+	env := func(kv ...string) func(string) string {
+		return func(k string) string {
+			for i := 0; i < len(kv); i += 2 {
+				if kv[i] == k {
+					return kv[i+1]
+				}
+			}
+			return ""
+		}
+	}
+	known := []string{"otlp", "console", "xray", "none"}
+	for _, c := range []struct {
+		env  func(string) string
+		want string
+	}{
+		{env(), ""},
+		{env("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318"), "otlp"},
+		{env("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "http://collector:4318/v1/traces"), "otlp"},
+		{env("OTEL_TRACES_EXPORTER", "none", "OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318"), ""},
+		{env("OTEL_TRACES_EXPORTER", " OTLP, xray,otlp"), "otlp,xray"},
+	} {
+		got, err := exporterNames(c.env, "OTEL_TRACES_EXPORTER", "TRACES", known)
+		if err != nil || strings.Join(got, ",") != c.want {
+			t.Errorf("got %v %v, want %q", got, err, c.want)
+		}
+	}
+	if _, err := exporterNames(env("OTEL_TRACES_EXPORTER", "jaeger"), "OTEL_TRACES_EXPORTER", "TRACES", known); err == nil || !strings.Contains(err.Error(), `"jaeger"`) {
+		t.Fatalf("an unknown exporter: %v", err)
+	}
+}
+
+// TestSetup is not parallel: Setup installs the process's global providers.
+func TestSetup(t *testing.T) {
+	var out bytes.Buffer
+	t.Setenv("OTEL_TRACES_EXPORTER", "console")
+	t.Setenv("OTEL_METRICS_EXPORTER", "prometheus")
+	t.Setenv("OTEL_SERVICE_NAME", "svc-from-env")
+	tel, err := Setup(context.Background(), Config{Service: "graphfleet-test", LogOutput: &out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctr, _ := otel.Meter("test").Int64Counter("graphfleet.test.things", metric.WithUnit("{thing}"))
+	ctr.Add(context.Background(), 3)
+	_, span := otel.Tracer("test").Start(context.Background(), "a span")
+	span.End()
+	rec := httptest.NewRecorder()
+	tel.MetricsHandler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	body, _ := io.ReadAll(rec.Body)
+	if !strings.Contains(string(body), "graphfleet_test_things_total 3") || !strings.Contains(string(body), "go_goroutines") {
+		t.Fatalf("/metrics:\n%s", body)
+	}
+	if err := tel.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	// The console exporter wrote the span at the flush, with the service
+	// name the environment gave.
+	if !strings.Contains(out.String(), `"Name":"a span"`) || !strings.Contains(out.String(), "svc-from-env") {
+		t.Fatalf("console output:\n%s", out.String())
+	}
+}
