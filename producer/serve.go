@@ -40,11 +40,15 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/graphfleet/graphfleet/shared/edgebatch"
 	"github.com/graphfleet/graphfleet/shared/queuedepth"
 	"github.com/graphfleet/graphfleet/shared/sqssend"
+	"github.com/graphfleet/graphfleet/shared/telemetry"
 )
 
 const (
@@ -467,9 +471,15 @@ func (p *pushAPI) enqueue(r *http.Request, data []byte) (string, *apiError) {
 		return "", &apiError{Status: http.StatusInternalServerError, Where: "server", Msg: "cannot encode a valid batch: " + err.Error()}
 	}
 
-	// The client's trace (a traceparent header) becomes the parent of
-	// sqssend's producer span, so the worker's span joins the client's trace.
-	ctx := propagation.TraceContext{}.Extract(r.Context(), propagation.HeaderCarrier(r.Header))
+	// The client's trace (traceparent, or X-Amzn-Trace-Id from an
+	// X-Ray-instrumented client) is the parent of the request's server span,
+	// and that of sqssend's send span, so the worker's span joins the
+	// client's trace.
+	ctx := telemetry.Propagator().Extract(r.Context(), propagation.HeaderCarrier(r.Header))
+	ctx, span := tracer.Start(ctx, "POST "+pushPath, trace.WithSpanKind(trace.SpanKindServer),
+		trace.WithAttributes(attribute.String("http.request.method", http.MethodPost), attribute.String("http.route", pushPath),
+			attribute.String("graphfleet.source", b.Source), attribute.Int("graphfleet.vertices", len(b.Vertices)), attribute.Int("graphfleet.edges", len(b.Edges))))
+	defer span.End()
 	// Once started, a send finishes even if the client hangs up: cut short,
 	// it would leave the client unsure and the message perhaps sent anyway.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), p.sendTimeout)
@@ -482,6 +492,8 @@ func (p *pushAPI) enqueue(r *http.Request, data []byte) (string, *apiError) {
 		err = errors.New("SQS reported no message id")
 	}
 	if err != nil {
+		span.RecordError(err)
+		span.SetStatus(codes.Error, err.Error())
 		return "", &apiError{Status: http.StatusServiceUnavailable, Where: "queue", RetryAfterSeconds: max(1, int(p.depth.Interval().Seconds())),
 			Msg: "the ingest queue did not take the batch; nothing was enqueued by this request, retry later: " + oneLine(err)}
 	}

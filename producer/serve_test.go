@@ -253,7 +253,9 @@ func TestServe(t *testing.T) {
 		}
 		const traceID = "4bf92f3577b34da6a3ce929d0e0e4736"
 		plain := h.post(t, bytes.NewReader(body), map[string]string{"Content-Type": "application/json; charset=UTF-8", "traceparent": "00-" + traceID + "-00f067aa0ba902b7-01"})
-		zipped := h.post(t, bytes.NewReader(gzipped(t, body)), map[string]string{"Content-Encoding": "gzip"})
+		// An X-Ray-instrumented client sends X-Amzn-Trace-Id instead.
+		zipped := h.post(t, bytes.NewReader(gzipped(t, body)), map[string]string{"Content-Encoding": "gzip",
+			"X-Amzn-Trace-Id": "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1"})
 		var ids []string
 		for _, a := range []answer{plain, zipped} {
 			id, _ := a.body["message_id"].(string)
@@ -277,10 +279,13 @@ func TestServe(t *testing.T) {
 			if m.attrs[edgebatch.AttrSchema] != edgebatch.Schema || m.attrs[edgebatch.AttrSource] != "push-test" {
 				t.Errorf("message %s attributes %v; want schema and source", m.id, m.attrs)
 			}
-			// With no tracer provider installed, sqssend's span is the
-			// caller's context: the message carries the client's trace.
+			// The message carries the client's trace, whichever header
+			// the client used.
 			if m.id == ids[0] && !strings.Contains(m.attrs["traceparent"], traceID) {
 				t.Errorf("traceparent %q is not in the client's trace %s", m.attrs["traceparent"], traceID)
+			}
+			if m.id == ids[1] && !strings.Contains(m.attrs["traceparent"], "5759e988bd862e3fe1be46a994272793") {
+				t.Errorf("traceparent %q is not in the X-Ray client's trace", m.attrs["traceparent"])
 			}
 		}
 		if strings.Contains(h.logs.String(), testToken) {

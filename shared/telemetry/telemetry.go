@@ -94,9 +94,7 @@ func Setup(ctx context.Context, cfg Config) (*Telemetry, error) {
 	}
 	t := &Telemetry{Logger: NewLogger(out, cfg.LogLevel)}
 	slog.SetDefault(t.Logger)
-	// W3C first (what our own messages carry), then X-Ray's header (what
-	// AWS services and X-Ray-instrumented clients send).
-	otel.SetTextMapPropagator(propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{}, XRayPropagator{}))
+	otel.SetTextMapPropagator(Propagator())
 	otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) {
 		t.Logger.Warn("telemetry export failed", "err", err)
 	}))
@@ -197,6 +195,13 @@ func Setup(ctx context.Context, cfg Config) (*Telemetry, error) {
 	otel.SetMeterProvider(t.Meter)
 	t.shutdown = append(t.shutdown, t.Meter.Shutdown)
 	return t, nil
+}
+
+// Propagator is how graphfleet carries trace context: W3C first (what our
+// own messages carry), then baggage, then X-Ray's header (what AWS services
+// and X-Ray-instrumented clients send).
+func Propagator() propagation.TextMapPropagator {
+	return propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{}, XRayPropagator{})
 }
 
 // exporterNames reads a comma list of exporters. Unset: otlp when an OTLP
