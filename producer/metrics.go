@@ -8,6 +8,8 @@ import (
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
+
+	"github.com/graphfleet/graphfleet/shared/telemetry"
 )
 
 // The producer's spans and instruments. A discovery run is the root of its
@@ -48,7 +50,7 @@ func recordSnapshot(ctx context.Context, source string, since time.Time, vertice
 // http.response.status_code=429.
 var requestDuration, _ = meter.Float64Histogram("http.server.request.duration", metric.WithUnit("s"),
 	metric.WithDescription("Duration of push API requests."),
-	metric.WithExplicitBucketBoundaries(0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10))
+	metric.WithExplicitBucketBoundaries(telemetry.DurationBuckets...))
 
 // measured records every request to h under route.
 func measured(route string, h http.HandlerFunc) http.HandlerFunc {

@@ -6,6 +6,8 @@ import (
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
+
+	"github.com/graphfleet/graphfleet/shared/telemetry"
 )
 
 // handlerMetrics are the worker's own instruments; the consumer
@@ -29,9 +31,6 @@ type handlerMetrics struct {
 	swept  metric.Int64Counter
 }
 
-// Lag buckets, seconds: from a fraction of a second to a day (a replay).
-var lagBuckets = []float64{0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600, 21600, 86400}
-
 func newHandlerMetrics() handlerMetrics {
 	m := otel.Meter("github.com/graphfleet/graphfleet/worker")
 	var hm handlerMetrics
@@ -40,7 +39,7 @@ func newHandlerMetrics() handlerMetrics {
 	hm.stale, _ = m.Int64Counter("graphfleet.worker.stale_elements", metric.WithUnit("{element}"),
 		metric.WithDescription("Elements left as they were because the graph held a newer observation."))
 	hm.lag, _ = m.Float64Histogram("graphfleet.lag.observed", metric.WithUnit("s"),
-		metric.WithDescription("From a batch's observed_at to the batch written to Neptune."), metric.WithExplicitBucketBoundaries(lagBuckets...))
+		metric.WithDescription("From a batch's observed_at to the batch written to Neptune."), metric.WithExplicitBucketBoundaries(telemetry.LagBuckets...))
 	hm.sweeps, _ = m.Int64Counter("graphfleet.snapshot.sweeps", metric.WithUnit("{sweep}"),
 		metric.WithDescription("Complete snapshots swept."))
 	hm.swept, _ = m.Int64Counter("graphfleet.snapshot.swept_elements", metric.WithUnit("{element}"),

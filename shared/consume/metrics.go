@@ -34,12 +34,6 @@ type consumerMetrics struct {
 	tracer  trace.Tracer
 }
 
-// Messaging duration buckets: OTel's advice.
-var messagingBuckets = []float64{0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10}
-
-// Lag buckets, seconds: from a fraction of a second to a day (a replay).
-var lagBuckets = []float64{0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600, 21600, 86400}
-
 func newConsumerMetrics(c *Consumer) consumerMetrics {
 	m := otel.Meter("github.com/graphfleet/graphfleet/shared/consume")
 	cm := consumerMetrics{
@@ -50,11 +44,11 @@ func newConsumerMetrics(c *Consumer) consumerMetrics {
 	cm.consumed, _ = m.Int64Counter("messaging.client.consumed.messages", metric.WithUnit("{message}"),
 		metric.WithDescription("Messages received from the queue."))
 	cm.process, _ = m.Float64Histogram("messaging.process.duration", metric.WithUnit("s"),
-		metric.WithDescription("Time to process one message (write it to Neptune)."), metric.WithExplicitBucketBoundaries(messagingBuckets...))
+		metric.WithDescription("Time to process one message (write it to Neptune)."), metric.WithExplicitBucketBoundaries(telemetry.DurationBuckets...))
 	cm.settled, _ = m.Int64Counter("graphfleet.consumer.messages", metric.WithUnit("{message}"),
 		metric.WithDescription("What became of received messages (graphfleet.outcome: deleted, retried, dead_lettered, parked, released, requeued)."))
 	cm.lag, _ = m.Float64Histogram("graphfleet.lag.queue", metric.WithUnit("s"),
-		metric.WithDescription("From SQS's SentTimestamp to the message's successful processing."), metric.WithExplicitBucketBoundaries(lagBuckets...))
+		metric.WithDescription("From SQS's SentTimestamp to the message's successful processing."), metric.WithExplicitBucketBoundaries(telemetry.LagBuckets...))
 	cm.breaker, _ = m.Int64Counter("graphfleet.consumer.breaker.opened", metric.WithUnit("{open}"),
 		metric.WithDescription("Times the circuit breaker opened (the sink unwell: intake stopped)."))
 	open, _ := m.Int64ObservableGauge("graphfleet.consumer.breaker.open",

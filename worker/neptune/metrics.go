@@ -6,6 +6,8 @@ import (
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
+
+	"github.com/graphfleet/graphfleet/shared/telemetry"
 )
 
 // writerMetrics are the writer's instruments, from the global meter
@@ -22,14 +24,11 @@ type writerMetrics struct {
 	gauges   metric.Registration
 }
 
-// Buckets for Neptune requests: OTel's advice for DB durations.
-var dbBuckets = []float64{0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10}
-
 func newWriterMetrics(l *limiter) writerMetrics {
 	m := otel.Meter("github.com/graphfleet/graphfleet/worker/neptune")
 	var wm writerMetrics
 	wm.duration, _ = m.Float64Histogram("db.client.operation.duration", metric.WithUnit("s"),
-		metric.WithDescription("Duration of Neptune requests."), metric.WithExplicitBucketBoundaries(dbBuckets...))
+		metric.WithDescription("Duration of Neptune requests."), metric.WithExplicitBucketBoundaries(telemetry.DBBuckets...))
 	wm.retries, _ = m.Int64Counter("graphfleet.neptune.retries", metric.WithUnit("{attempt}"),
 		metric.WithDescription("Neptune requests retried, by the error that caused the retry."))
 	wm.elements, _ = m.Int64Counter("graphfleet.neptune.elements", metric.WithUnit("{element}"),

@@ -211,15 +211,7 @@ func traceDest(tel []string, logDir string) string {
 // mean lag from observation to write, Neptune requests and their failures,
 // and the adaptive limit.
 func workerMetrics(ctx context.Context, addr string) (string, error) {
-	ctx, cancel := context.WithTimeout(ctx, time.Second)
-	defer cancel()
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/metrics", nil)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return "", err
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
+	body, err := fetch(ctx, "http://"+addr+"/metrics")
 	if err != nil {
 		return "", err
 	}
@@ -259,14 +251,24 @@ type workerStatus struct {
 }
 
 func workerStats(ctx context.Context, addr string) (workerStatus, error) {
+	var w workerStatus
+	body, err := fetch(ctx, "http://"+addr+"/stats")
+	if err != nil {
+		return w, err
+	}
+	return w, json.Unmarshal(body, &w)
+}
+
+// fetch GETs url within a second: the status line must not wait on a
+// worker that is slow to answer.
+func fetch(ctx context.Context, url string) ([]byte, error) {
 	ctx, cancel := context.WithTimeout(ctx, time.Second)
 	defer cancel()
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/stats", nil)
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return workerStatus{}, err
+		return nil, err
 	}
 	defer resp.Body.Close()
-	var w workerStatus
-	return w, json.NewDecoder(resp.Body).Decode(&w)
+	return io.ReadAll(io.LimitReader(resp.Body, 4<<20))
 }
