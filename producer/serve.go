@@ -600,6 +600,9 @@ func serveOn(ctx context.Context, ln net.Listener, cfg Config, client queueClien
 		return err
 	}
 	depth.Watch(ingestQueue, cfg.QueueURL)
+	if reg, err := depth.Metrics(); err == nil {
+		defer func() { _ = reg.Unregister() }()
+	}
 	// One read before the first request, so the mark applies from the start;
 	// Run reads again at once, which costs one call.
 	depth.SampleOnce(ctx)

@@ -121,7 +121,11 @@ func Setup(ctx context.Context, cfg Config) (*Telemetry, error) {
 	if getenv("ECS_CONTAINER_METADATA_URI_V4") != "" {
 		detectors = append(detectors, resource.WithDetectors(ecs.NewResourceDetector()))
 	}
-	res, err := resource.New(ctx, detectors...)
+	// The ECS metadata endpoint is local and quick; a few seconds bound a
+	// start that would otherwise hang on it.
+	dctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	res, err := resource.New(dctx, detectors...)
+	cancel()
 	if err != nil && res == nil {
 		return nil, fmt.Errorf("telemetry resource: %w", err)
 	} else if err != nil {
