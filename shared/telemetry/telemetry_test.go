@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"net/http/httptest"
+	"os"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -152,5 +154,33 @@ func TestSetup(t *testing.T) {
 	// name the environment gave.
 	if !strings.Contains(out.String(), `"Name":"a span"`) || !strings.Contains(out.String(), "svc-from-env") {
 		t.Fatalf("console output:\n%s", out.String())
+	}
+}
+
+// Every binary imports this package, so nothing it imports may fail the
+// process at start over an X-Ray daemon address it cannot resolve (the
+// X-Ray SDK's xray package panics in its initialiser over one; a sidecar's
+// name that does not resolve yet would crash-loop the task). The test runs
+// itself again in a process started with such an address and the xray
+// exporter, and sets up telemetry there.
+func TestUnresolvableXRayDaemonStartsFine(t *testing.T) {
+	if os.Getenv("GRAPHFLEET_TEST_XRAY_CHILD") == "1" {
+		tel, err := Setup(context.Background(), Config{Service: "child", LogOutput: io.Discard})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, span := tel.Tracer.Tracer("t").Start(context.Background(), "a span for a daemon that is not there")
+		span.End()
+		if err := tel.Shutdown(context.Background()); err != nil {
+			t.Logf("shutdown: %v (expected: the daemon does not resolve)", err)
+		}
+		return
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestUnresolvableXRayDaemonStartsFine$", "-test.count=1")
+	cmd.Env = append(os.Environ(), "GRAPHFLEET_TEST_XRAY_CHILD=1", "AWS_XRAY_DAEMON_ADDRESS=no-such-host.invalid:2000",
+		"OTEL_TRACES_EXPORTER=xray", "OTEL_METRICS_EXPORTER=none")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("a process with AWS_XRAY_DAEMON_ADDRESS=no-such-host.invalid:2000 failed: %v\n%s", err, out)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-xray-sdk-go/v2/xray"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/sdk/resource"
@@ -121,13 +122,75 @@ func TestExporter(t *testing.T) {
 }
 
 func TestAddressForms(t *testing.T) {
-	for _, a := range []string{"127.0.0.1:2000", "udp:127.0.0.1:2001 tcp:127.0.0.1:2002"} {
-		if _, err := New(a); err != nil {
-			t.Errorf("%q: %v", a, err)
+	for in, want := range map[string]string{
+		"127.0.0.1:2000":                         "127.0.0.1:2000",
+		"udp:127.0.0.1:2001 tcp:127.0.0.1:2002":  "127.0.0.1:2001",
+		"tcp:127.0.0.1:2002  udp:127.0.0.1:2001": "127.0.0.1:2001",
+		"xray-daemon:2000":                       "xray-daemon:2000",
+		"[::1]:2000":                             "[::1]:2000",
+	} {
+		if got, err := ParseAddress(in); err != nil || got != want {
+			t.Errorf("ParseAddress(%q) = %q, %v; want %q", in, got, err, want)
 		}
 	}
-	if _, err := New("udp:127.0.0.1:2001"); err == nil {
-		t.Error("a udp: address without its tcp: half accepted")
+	for _, bad := range []string{"udp:127.0.0.1:2001", "127.0.0.1", "127.0.0.1:http", ":2000", "127.0.0.1:70000",
+		"udp:a:1 udp:b:2", "a:1 b:2 c:3", "tcp:a:1 udp:"} {
+		if _, err := ParseAddress(bad); err == nil {
+			t.Errorf("ParseAddress(%q) accepted", bad)
+		}
+		if _, err := New(bad); err == nil {
+			t.Errorf("New(%q) accepted", bad)
+		}
+	}
+}
+
+// A daemon whose name does not resolve (yet) is not the service's failure:
+// New succeeds, the spans sent meanwhile are reported lost, and the
+// exporter goes on.
+func TestUnresolvableDaemon(t *testing.T) {
+	exp, err := New("no-such-host.invalid:2000")
+	if err != nil {
+		t.Fatalf("New with a host that does not resolve: %v", err)
+	}
+	tp := sdktrace.NewTracerProvider()
+	_, s := tp.Tracer("test").Start(context.Background(), "lost")
+	s.End()
+	err = exp.ExportSpans(context.Background(), []sdktrace.ReadOnlySpan{s.(sdktrace.ReadOnlySpan)})
+	if err == nil || !strings.Contains(err.Error(), "no-such-host.invalid") {
+		t.Fatalf("export to an unresolvable daemon: %v; want an error naming it", err)
+	}
+}
+
+// Every document decodes into the X-Ray SDK's own segment model with the
+// same values: the documents are the SDK's, written without its package
+// initialiser (see the package comment).
+func TestDocumentsAreTheSDKModel(t *testing.T) {
+	tp := sdktrace.NewTracerProvider(sdktrace.WithResource(resource.NewSchemaless(attribute.String("service.name", "graphfleet-producer"),
+		attribute.String("service.version", "1.2.3"), attribute.String("aws.ecs.task.arn", "arn:aws:ecs:eu-west-1:1:task/c/t"))))
+	_, srv := tp.Tracer("test").Start(context.Background(), "POST /v1/batches", trace.WithSpanKind(trace.SpanKindServer),
+		trace.WithAttributes(attribute.String("http.request.method", "POST"), attribute.String("url.path", "/v1/batches"),
+			attribute.Int("http.response.status_code", 429)))
+	srv.SetStatus(codes.Error, "queue too deep")
+	srv.End()
+	doc := Segment(srv.(sdktrace.ReadOnlySpan))
+	b, err := fit(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var seg xray.Segment
+	if err := json.Unmarshal(b, &seg); err != nil {
+		t.Fatalf("%s does not decode into xray.Segment: %v", b, err)
+	}
+	if seg.TraceID != doc.TraceID || seg.ID != doc.ID || seg.Name != "graphfleet-producer" || seg.StartTime != doc.StartTime ||
+		seg.EndTime != doc.EndTime || !seg.Throttle || !seg.Error || !seg.Fault || seg.Origin != "AWS::ECS::Container" {
+		t.Fatalf("decoded %+v from %s", seg, b)
+	}
+	if seg.HTTP == nil || seg.HTTP.Request.Method != "POST" || seg.HTTP.Request.URL != "/v1/batches" || seg.HTTP.Response.Status != 429 {
+		t.Fatalf("http block %+v from %s", seg.HTTP, b)
+	}
+	if seg.Service == nil || seg.Service.Version != "1.2.3" || seg.Cause == nil || len(seg.Cause.Exceptions) != 1 ||
+		seg.Cause.Exceptions[0].Message != "queue too deep" || seg.Annotations["span_name"] != "POST /v1/batches" {
+		t.Fatalf("decoded %+v from %s", seg, b)
 	}
 }
 
