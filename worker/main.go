@@ -23,7 +23,9 @@
 //
 // `worker -healthcheck` is the ECS container health check: it asks the
 // running worker's /healthz (liveness) and exits 0 or 1. `worker replay dlq`
-// moves the DLQ's messages into the replay queue (replaydlq.go).
+// moves the DLQ's messages into the replay queue (replaydlq.go). `worker
+// changes` is the graph's change feed: Neptune Streams to graph-change
+// events on an EventBridge bus (changes_cmd.go, worker/changes).
 package main
 
 import (
@@ -154,6 +156,9 @@ func (c *Config) Validate() error {
 func run(args []string) error {
 	if len(args) > 0 && args[0] == "replay" {
 		return runReplayCommand(args[1:])
+	}
+	if len(args) > 0 && args[0] == "changes" {
+		return runChanges(args[1:])
 	}
 	cfg, healthcheck, err := parseConfig(args)
 	if err != nil {

@@ -70,3 +70,16 @@ func (s *handshakeSigner) authInfo() gremlingo.AuthInfoProvider {
 	}
 	return gremlingo.HeaderAuthInfo(h)
 }
+
+// SignGet signs a GET to one of Neptune's HTTP endpoints (the stream API)
+// with IAM SigV4, service neptune-db, as the handshake is signed.
+func SignGet(ctx context.Context, req *http.Request, region string, creds aws.CredentialsProvider) error {
+	c, err := creds.Retrieve(ctx)
+	if err != nil {
+		return fmt.Errorf("cannot retrieve AWS credentials: %w", err)
+	}
+	if err := v4.NewSigner().SignHTTP(ctx, c, req, emptyPayloadHash, "neptune-db", region, time.Now()); err != nil {
+		return fmt.Errorf("cannot sign the Neptune request: %w", err)
+	}
+	return nil
+}

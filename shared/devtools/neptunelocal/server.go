@@ -71,6 +71,12 @@ type Options struct {
 	ResultBatchSize int
 	// MaxMessageBytes bounds one incoming WebSocket message; 64 MiB when zero.
 	MaxMessageBytes int64
+	// StreamRecords turns Neptune Streams on (the neptune_streams cluster
+	// parameter) and keeps the newest this many change records; older
+	// positions answer ExpiredStreamException, as records past Neptune's
+	// retention do. Zero leaves streams off: the stream endpoint answers
+	// UnsupportedOperationException, as a cluster without streams does.
+	StreamRecords int
 	// Faults to start with.
 	Faults Faults
 	// Logger receives one line per refused handshake and per injected fault
@@ -135,6 +141,9 @@ func Start(opts Options) (*Server, error) {
 		faults: opts.Faults,
 		conns:  make(map[*conn]struct{}),
 	}
+	if opts.StreamRecords > 0 {
+		s.graph.EnableStream(opts.StreamRecords)
+	}
 	if opts.Credentials != nil {
 		s.auth = &verifier{creds: *opts.Credentials, region: opts.Region, now: time.Now}
 	}
@@ -146,6 +155,9 @@ func Start(opts Options) (*Server, error) {
 	mux.HandleFunc("/graph", s.serveGraph)
 	mux.HandleFunc("/stats", s.serveStats)
 	mux.HandleFunc("/faults", s.serveFaults)
+	// Neptune serves the property-graph stream on both paths.
+	mux.HandleFunc("/propertygraph/stream", s.serveStream)
+	mux.HandleFunc("/pg/stream", s.serveStream)
 	s.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	if err := s.listen(opts.Addr); err != nil {
 		return nil, err

@@ -24,6 +24,8 @@ type Graph struct {
 	vdead int
 	edead int
 	txgen uint64
+	// stream is the change log (Neptune Streams); nil while off.
+	stream *stream
 }
 
 type vertex struct {
@@ -187,9 +189,10 @@ func joinLabels(l []string) string { return strings.Join(l, "::") }
 // writing. Undo entries run in reverse order, so each one sees the graph
 // exactly as it was right after its change.
 type txn struct {
-	g    *Graph
-	gen  uint64
-	undo []func()
+	g       *Graph
+	gen     uint64
+	undo    []func()
+	changes []Change // for the stream, published on commit
 }
 
 func (g *Graph) begin() *txn {
@@ -201,11 +204,15 @@ func (t *txn) rollback() {
 	for i := len(t.undo) - 1; i >= 0; i-- {
 		t.undo[i]()
 	}
-	t.undo = nil
+	t.undo, t.changes = nil, nil
 }
 
 func (t *txn) commit() {
 	g := t.g
+	if g.stream != nil {
+		g.stream.publish(t.changes)
+		t.changes = nil
+	}
 	if g.vdead > 256 && g.vdead*2 > len(g.vlist) {
 		live := g.vlist[:0]
 		for _, v := range g.vlist {
@@ -232,6 +239,9 @@ func (t *txn) commit() {
 func (t *txn) addVertex(id string, labels []string) *vertex {
 	g := t.g
 	v := &vertex{id: id, labels: labels, label: joinLabels(labels), gen: t.gen}
+	for _, l := range labels {
+		t.record(Change{Op: "ADD", Type: "vl", ID: id, Key: "label", Value: l})
+	}
 	g.vertices[id] = v
 	g.vlist = append(g.vlist, v)
 	t.undo = append(t.undo, func() {
@@ -248,12 +258,16 @@ func (t *txn) addLabels(v *vertex, labels []string) {
 	nl = append(nl, old...)
 	nl = append(nl, labels...)
 	v.labels, v.label = nl, joinLabels(nl)
+	for _, l := range labels {
+		t.record(Change{Op: "ADD", Type: "vl", ID: v.id, Key: "label", Value: l})
+	}
 	t.undo = append(t.undo, func() { v.labels, v.label = old, oldLabel })
 }
 
 func (t *txn) addEdge(id, label string, from, to *vertex) *edge {
 	g := t.g
 	e := &edge{id: id, label: label, from: from, to: to, gen: t.gen}
+	t.record(Change{Op: "ADD", Type: "e", ID: id, Key: "label", Value: label, From: from.id, To: to.id})
 	g.edges[id] = e
 	g.elist = append(g.elist, e)
 	from.out = append(from.out, e)
@@ -298,6 +312,10 @@ func (t *txn) dropEdge(e *edge) {
 	}
 	g := t.g
 	from, to := e.from, e.to
+	for _, p := range e.props {
+		t.record(Change{Op: "REMOVE", Type: "ep", ID: e.id, Key: p.key, Value: p.value})
+	}
+	t.record(Change{Op: "REMOVE", Type: "e", ID: e.id, Key: "label", Value: e.label, From: from.id, To: to.id})
 	io := indexOfEdge(from.out, e)
 	from.out = removeEdgeAt(from.out, io)
 	ii := indexOfEdge(to.in, e)
@@ -325,6 +343,14 @@ func (t *txn) dropVertex(v *vertex) {
 		t.dropEdge(v.in[len(v.in)-1])
 	}
 	g := t.g
+	for _, p := range v.props {
+		for _, x := range p.values {
+			t.record(Change{Op: "REMOVE", Type: "vp", ID: v.id, Key: p.key, Value: x})
+		}
+	}
+	for _, l := range v.labels {
+		t.record(Change{Op: "REMOVE", Type: "vl", ID: v.id, Key: "label", Value: l})
+	}
 	delete(g.vertices, v.id)
 	v.dead = true
 	g.vdead++
@@ -394,17 +420,29 @@ func (t *txn) saveEdgeProp(e *edge, key string) {
 func (t *txn) setVertexProperty(v *vertex, card, key string, value any) {
 	t.saveVertexProp(v, key)
 	i, p := v.prop(key)
+	vp := func(op string, x any) { t.record(Change{Op: op, Type: "vp", ID: v.id, Key: key, Value: x}) }
 	if value == nil {
 		if p != nil {
+			for _, x := range p.values {
+				vp("REMOVE", x)
+			}
 			v.props = append(v.props[:i], v.props[i+1:]...)
 		}
 		return
 	}
 	if p == nil {
+		vp("ADD", value)
 		v.props = append(v.props, vprop{key: key, values: []any{value}})
 		return
 	}
 	if card == cardSingle {
+		if len(p.values) == 1 && valuesEqual(p.values[0], value) && sameKind(p.values[0], value) {
+			return
+		}
+		for _, x := range p.values {
+			vp("REMOVE", x)
+		}
+		vp("ADD", value)
 		p.values = []any{value}
 		return
 	}
@@ -413,6 +451,7 @@ func (t *txn) setVertexProperty(v *vertex, card, key string, value any) {
 			return
 		}
 	}
+	vp("ADD", value)
 	p.values = append(p.values, value)
 }
 
@@ -426,6 +465,7 @@ func (t *txn) removeVertexPropertyValue(v *vertex, key string, value any) {
 	for j, x := range p.values {
 		if valuesEqual(x, value) {
 			t.saveVertexProp(v, key)
+			t.record(Change{Op: "REMOVE", Type: "vp", ID: v.id, Key: key, Value: x})
 			if len(p.values) == 1 {
 				v.props = append(v.props[:i], v.props[i+1:]...)
 			} else {
@@ -442,15 +482,28 @@ func (t *txn) removeVertexPropertyValue(v *vertex, key string, value any) {
 func (t *txn) setEdgeProperty(e *edge, key string, value any) {
 	t.saveEdgeProp(e, key)
 	i, p := e.prop(key)
+	ep := func(op string, x any) { t.record(Change{Op: op, Type: "ep", ID: e.id, Key: key, Value: x}) }
 	if value == nil {
 		if p != nil {
+			ep("REMOVE", p.value)
 			e.props = append(e.props[:i], e.props[i+1:]...)
 		}
 		return
 	}
 	if p == nil {
+		ep("ADD", value)
 		e.props = append(e.props, eprop{key: key, value: value})
 		return
 	}
+	if valuesEqual(p.value, value) && sameKind(p.value, value) {
+		return
+	}
+	ep("REMOVE", p.value)
+	ep("ADD", value)
 	p.value = value
 }
+
+// sameKind reports whether two equal values also have the same stored
+// type (1 and 1.0 are equal in Gremlin, but writing one over the other
+// changes the stored value's type, which the stream reports).
+func sameKind(a, b any) bool { return DataType(a) == DataType(b) }

@@ -19,6 +19,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"syscall"
@@ -26,6 +27,8 @@ import (
 
 	"github.com/graphfleet/graphfleet/shared/devtools/deepflowlocal"
 	"github.com/graphfleet/graphfleet/shared/devtools/devstack"
+	"github.com/graphfleet/graphfleet/shared/devtools/eventbridgelocal"
+	"github.com/graphfleet/graphfleet/shared/devtools/neptunelocal"
 	"github.com/graphfleet/graphfleet/shared/devtools/sqslocal"
 	"github.com/graphfleet/graphfleet/shared/edgebatch"
 )
@@ -41,6 +44,7 @@ func run() error {
 	sqsPort := flag.Int("sqs-port", 9324, "port of the SQS emulator")
 	neptuneAddr := flag.String("neptune", "127.0.0.1:8182", "listen address of the Neptune stand-in")
 	healthAddr := flag.String("worker-health", "127.0.0.1:8080", "worker's /healthz and /stats address")
+	changesAddr := flag.String("changes-health", "127.0.0.1:8081", "change feed's /healthz and /stats address")
 	interval := flag.Duration("interval", 15*time.Second, "time between demo discovery runs")
 	scale := flag.Int("scale", 1, "copies of the PetSite topology")
 	every := flag.Duration("every", 2*time.Second, "how often to print the status line")
@@ -70,7 +74,10 @@ func run() error {
 		return err
 	}
 	defer sqsLog.Close()
-	st, err := devstack.Start(ctx, devstack.Options{SQSPort: *sqsPort, NeptuneAddr: *neptuneAddr, SQSOutput: sqsLog})
+	// Neptune Streams on, as the change feed needs (the cluster parameter
+	// neptune_streams=1 on AWS).
+	st, err := devstack.Start(ctx, devstack.Options{SQSPort: *sqsPort, NeptuneAddr: *neptuneAddr, SQSOutput: sqsLog,
+		Neptune: neptunelocal.Options{StreamRecords: 500_000}})
 	if err != nil {
 		return err
 	}
@@ -107,36 +114,58 @@ func run() error {
 	fmt.Printf("producer       pid %d, SOURCE=deepflow,demo (the demo's AWS resources and stacks), logs %s, a run of each every %s\n",
 		producer.Process.Pid, filepath.Join(logDir, "producer.log"), *interval)
 	fmt.Printf("telemetry      traces: %s; metrics: http://%s/metrics (Prometheus text)\n", traceDest(tel, logDir), *healthAddr)
+	// The change feed: Neptune Streams to graph-change events on a local
+	// EventBridge (shared/devtools/eventbridgelocal keeps what it is sent).
+	bus, err := eventbridgelocal.Start("", "graphfleet-changes")
+	if err != nil {
+		terminate(producer)
+		terminate(worker)
+		return err
+	}
+	defer bus.Close()
+	feed, err := start(filepath.Join(bin, "worker"), filepath.Join(logDir, "changes.log"),
+		append(append(st.Env(), tel...), "EVENT_BUS_NAME=graphfleet-changes", "AWS_ENDPOINT_URL_EVENTBRIDGE="+bus.URL(),
+			"CHANGES_START=oldest", "HEALTH_ADDR="+*changesAddr), "changes")
+	if err != nil {
+		terminate(producer)
+		terminate(worker)
+		return err
+	}
+	fmt.Printf("change feed    pid %d (worker changes), logs %s, http://%s/stats; events: %s/events\n",
+		feed.Process.Pid, filepath.Join(logDir, "changes.log"), *changesAddr, bus.URL())
 	fmt.Println("Ctrl-C to stop.")
 
-	exited := make(chan string, 2)
+	exited := make(chan string, 3)
 	go func() { _ = worker.Wait(); exited <- "worker" }()
 	go func() { _ = producer.Wait(); exited <- "producer" }()
+	go func() { _ = feed.Wait(); exited <- "changes" }()
 	t := time.NewTicker(*every)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
-			fmt.Println("\nstopping the producer and worker (SIGTERM)...")
+			fmt.Println("\nstopping the producer, worker and change feed (SIGTERM)...")
 			terminate(producer)
 			terminate(worker)
+			terminate(feed)
 			return nil
 		case who := <-exited:
 			terminate(producer)
 			terminate(worker)
+			terminate(feed)
 			return fmt.Errorf("%s exited; see %s", who, filepath.Join(logDir, who+".log"))
 		case <-t.C:
-			fmt.Println(status(ctx, st, *healthAddr))
+			fmt.Println(status(ctx, st, *healthAddr) + changesStatus(bus))
 		}
 	}
 }
 
-func start(path, logPath string, env []string) (*exec.Cmd, error) {
+func start(path, logPath string, env []string, args ...string) (*exec.Cmd, error) {
 	f, err := os.Create(logPath)
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(path)
+	cmd := exec.Command(path, args...)
 	cmd.Env = append(os.Environ(), env...)
 	cmd.Stdout, cmd.Stderr = f, f
 	if err := cmd.Start(); err != nil {
@@ -271,4 +300,22 @@ func fetch(ctx context.Context, url string) ([]byte, error) {
 	}
 	defer resp.Body.Close()
 	return io.ReadAll(io.LimitReader(resp.Body, 4<<20))
+}
+
+// changesStatus counts the graph-change events on the local bus by type.
+func changesStatus(bus *eventbridgelocal.Server) string {
+	by := map[string]int{}
+	events := bus.Events()
+	for _, e := range events {
+		by[e.DetailType]++
+	}
+	types := make([]string, 0, len(by))
+	for t, n := range by {
+		types = append(types, fmt.Sprintf("%d %s", n, t))
+	}
+	sort.Strings(types)
+	if len(types) == 0 {
+		return " | changes: no events yet"
+	}
+	return fmt.Sprintf(" | changes: %d events (%s)", len(events), strings.Join(types, ", "))
 }
