@@ -46,6 +46,7 @@ func run() error {
 	flag.BoolVar(&iam, "iam", false, "require SigV4 (neptune-db) signed handshakes, with the credentials in AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY/AWS_SESSION_TOKEN")
 	flag.StringVar(&opts.Region, "region", envOr("AWS_REGION", "us-east-1"), "region signatures must be scoped to")
 	flag.IntVar(&opts.Workers, "workers", 0, "requests executed at once (0: 2 x GOMAXPROCS, like Neptune's 2 x vCPU)")
+	flag.IntVar(&opts.StreamRecords, "stream-records", 0, "turn Neptune Streams on, keeping the newest this many change records (0: off, as neptune_streams=0)")
 	flag.IntVar(&opts.QueueCapacity, "queue-capacity", 0, "requests that may wait for a worker before ThrottlingException (0: 8192)")
 	flag.DurationVar(&opts.Faults.Latency, "latency", 0, "delay added to every request")
 	flag.DurationVar(&opts.Faults.LatencyJitter, "latency-jitter", 0, "random extra delay in [0, jitter) per request")
