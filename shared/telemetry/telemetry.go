@@ -9,7 +9,9 @@
 //	                       Default: otlp when an OTLP endpoint is set, else none.
 //	OTEL_METRICS_EXPORTER  otlp, console, prometheus, none. Default as above.
 //	                       /metrics (Prometheus) is served whatever it says.
-//	OTEL_EXPORTER_OTLP_PROTOCOL (and _TRACES_/_METRICS_ variants): grpc or
+//	OTEL_LOGS_EXPORTER     otlp, none. Default as above. The JSON lines on
+//	                       stderr are written whatever it says.
+//	OTEL_EXPORTER_OTLP_PROTOCOL (and _TRACES_/_METRICS_/_LOGS_ variants): grpc or
 //	                       http/protobuf (default), with the exporters' own
 //	                       OTEL_EXPORTER_OTLP_* endpoint and header variables.
 //	OTEL_TRACES_SAMPLER(_ARG), OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES,
@@ -36,8 +38,11 @@ import (
 	promclient "github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.opentelemetry.io/contrib/bridges/otelslog"
 	"go.opentelemetry.io/contrib/detectors/aws/ecs"
 	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/exporters/otlp/otlplog/otlploggrpc"
+	"go.opentelemetry.io/otel/exporters/otlp/otlplog/otlploghttp"
 	"go.opentelemetry.io/otel/exporters/otlp/otlpmetric/otlpmetricgrpc"
 	"go.opentelemetry.io/otel/exporters/otlp/otlpmetric/otlpmetrichttp"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracegrpc"
@@ -46,6 +51,7 @@ import (
 	"go.opentelemetry.io/otel/exporters/stdout/stdoutmetric"
 	"go.opentelemetry.io/otel/exporters/stdout/stdouttrace"
 	"go.opentelemetry.io/otel/propagation"
+	sdklog "go.opentelemetry.io/otel/sdk/log"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
@@ -75,6 +81,7 @@ type Telemetry struct {
 	Logger *slog.Logger
 	Tracer *sdktrace.TracerProvider // nil when OTEL_SDK_DISABLED
 	Meter  *sdkmetric.MeterProvider // nil when OTEL_SDK_DISABLED
+	Logs   *sdklog.LoggerProvider   // nil unless OTEL_LOGS_EXPORTER (or an OTLP endpoint) asks for one
 	// Exporters names the trace and metric exporters in use, for the
 	// start-up log line.
 	Exporters []string
@@ -198,6 +205,31 @@ func Setup(ctx context.Context, cfg Config) (*Telemetry, error) {
 	t.Meter = sdkmetric.NewMeterProvider(mps...)
 	otel.SetMeterProvider(t.Meter)
 	t.shutdown = append(t.shutdown, t.Meter.Shutdown)
+
+	// Logs: the JSON lines always; over OTLP too when asked, through an
+	// OpenTelemetry logger provider that every slog record reaches.
+	logs, err := exporterNames(getenv, "OTEL_LOGS_EXPORTER", "LOGS", []string{"otlp", "none"})
+	if err != nil {
+		return nil, err
+	}
+	if len(logs) > 0 {
+		var exp sdklog.Exporter
+		if protocol(getenv, "LOGS") == "grpc" {
+			exp, err = otlploggrpc.New(ctx)
+		} else {
+			exp, err = otlploghttp.New(ctx)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("OTEL_LOGS_EXPORTER otlp: %w", err)
+		}
+		lp := sdklog.NewLoggerProvider(sdklog.WithResource(res), sdklog.WithProcessor(sdklog.NewBatchProcessor(exp)))
+		t.Logs = lp
+		t.Logger = slog.New(teeHandler{jsonHandler(out, cfg.LogLevel),
+			levelHandler{otelslog.NewHandler("github.com/graphfleet/graphfleet", otelslog.WithLoggerProvider(lp)), parseLevel(cfg.LogLevel)}})
+		slog.SetDefault(t.Logger)
+		t.shutdown = append(t.shutdown, lp.Shutdown)
+		t.Exporters = append(t.Exporters, "logs:otlp")
+	}
 	return t, nil
 }
 

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -17,6 +18,9 @@ import (
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
+	collogs "go.opentelemetry.io/proto/otlp/collector/logs/v1"
+	logspb "go.opentelemetry.io/proto/otlp/logs/v1"
+	"google.golang.org/protobuf/proto"
 )
 
 func TestXRayHeader(t *testing.T) {
@@ -182,5 +186,58 @@ func TestUnresolvableXRayDaemonStartsFine(t *testing.T) {
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("a process with AWS_XRAY_DAEMON_ADDRESS=no-such-host.invalid:2000 failed: %v\n%s", err, out)
+	}
+}
+
+// TestLogsOverOTLP is not parallel (Setup installs globals): with
+// OTEL_LOGS_EXPORTER=otlp every log line also goes to the collector as an
+// OpenTelemetry log record carrying the trace of the context it was
+// logged with, and below the level nothing goes.
+func TestLogsOverOTLP(t *testing.T) {
+	got := make(chan *collogs.ExportLogsServiceRequest, 16)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		var req collogs.ExportLogsServiceRequest
+		if r.URL.Path != "/v1/logs" || proto.Unmarshal(body, &req) != nil {
+			http.Error(w, "not an OTLP logs export", http.StatusBadRequest)
+			return
+		}
+		got <- &req
+		w.Header().Set("Content-Type", "application/x-protobuf")
+		_, _ = w.Write(nil)
+	}))
+	defer srv.Close()
+	t.Setenv("OTEL_LOGS_EXPORTER", "otlp")
+	t.Setenv("OTEL_TRACES_EXPORTER", "none")
+	t.Setenv("OTEL_METRICS_EXPORTER", "none")
+	t.Setenv("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT", srv.URL+"/v1/logs")
+	var out bytes.Buffer
+	tel, err := Setup(context.Background(), Config{Service: "graphfleet-test", LogOutput: &out, LogLevel: "info"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, span := tel.Tracer.Tracer("t").Start(context.Background(), "handling a message")
+	tel.Logger.InfoContext(ctx, "batch written", "edges", 42)
+	tel.Logger.DebugContext(ctx, "below the level")
+	span.End()
+	if err := tel.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	var records []*logspb.LogRecord
+	for len(got) > 0 {
+		for _, rl := range (<-got).ResourceLogs {
+			for _, sl := range rl.ScopeLogs {
+				records = append(records, sl.LogRecords...)
+			}
+		}
+	}
+	if len(records) != 1 || records[0].Body.GetStringValue() != "batch written" {
+		t.Fatalf("exported log records %v; want the one info line", records)
+	}
+	if tid := span.SpanContext().TraceID(); string(records[0].TraceId) != string(tid[:]) {
+		t.Fatalf("log record trace id %x, want %s", records[0].TraceId, tid)
+	}
+	if !strings.Contains(out.String(), `"msg":"batch written"`) || strings.Contains(out.String(), "below the level") {
+		t.Fatalf("the JSON lines are still written, at the level:\n%s", out.String())
 	}
 }
