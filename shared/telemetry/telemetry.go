@@ -9,8 +9,9 @@
 //	                       Default: otlp when an OTLP endpoint is set, else none.
 //	OTEL_METRICS_EXPORTER  otlp, console, prometheus, none. Default as above.
 //	                       /metrics (Prometheus) is served whatever it says.
-//	OTEL_LOGS_EXPORTER     otlp, none. Default as above. The JSON lines on
-//	                       stderr are written whatever it says.
+//	OTEL_LOGS_EXPORTER     otlp, none (default: logs go over OTLP only when
+//	                       named). The JSON lines on stderr are written
+//	                       whatever it says.
 //	OTEL_EXPORTER_OTLP_PROTOCOL (and _TRACES_/_METRICS_/_LOGS_ variants): grpc or
 //	                       http/protobuf (default), with the exporters' own
 //	                       OTEL_EXPORTER_OTLP_* endpoint and header variables.
@@ -81,7 +82,7 @@ type Telemetry struct {
 	Logger *slog.Logger
 	Tracer *sdktrace.TracerProvider // nil when OTEL_SDK_DISABLED
 	Meter  *sdkmetric.MeterProvider // nil when OTEL_SDK_DISABLED
-	Logs   *sdklog.LoggerProvider   // nil unless OTEL_LOGS_EXPORTER (or an OTLP endpoint) asks for one
+	Logs   *sdklog.LoggerProvider   // nil unless OTEL_LOGS_EXPORTER asks for one
 	// Exporters names the trace and metric exporters in use, for the
 	// start-up log line.
 	Exporters []string
@@ -208,9 +209,14 @@ func Setup(ctx context.Context, cfg Config) (*Telemetry, error) {
 
 	// Logs: the JSON lines always; over OTLP too when asked, through an
 	// OpenTelemetry logger provider that every slog record reaches.
-	logs, err := exporterNames(getenv, "OTEL_LOGS_EXPORTER", "LOGS", []string{"otlp", "none"})
-	if err != nil {
-		return nil, err
+	// Only when asked by name: the JSON lines already reach CloudWatch Logs
+	// (ECS's awslogs driver), and a collector without a logs pipeline would
+	// refuse them.
+	var logs []string
+	if getenv("OTEL_LOGS_EXPORTER") != "" {
+		if logs, err = exporterNames(getenv, "OTEL_LOGS_EXPORTER", "LOGS", []string{"otlp", "none"}); err != nil {
+			return nil, err
+		}
 	}
 	if len(logs) > 0 {
 		var exp sdklog.Exporter
