@@ -17,6 +17,7 @@ import (
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 	collogs "go.opentelemetry.io/proto/otlp/collector/logs/v1"
 	logspb "go.opentelemetry.io/proto/otlp/logs/v1"
@@ -239,5 +240,64 @@ func TestLogsOverOTLP(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), `"msg":"batch written"`) || strings.Contains(out.String(), "below the level") {
 		t.Fatalf("the JSON lines are still written, at the level:\n%s", out.String())
+	}
+}
+
+// TestECSResource is not parallel (Setup installs globals): in an ECS task
+// (ECS_CONTAINER_METADATA_URI_V4 set) every span's resource names the
+// task, its cluster, family and revision, the launch type, the region and
+// account, and the log group, from the task metadata endpoint v4. The
+// endpoint here answers with the documented shape of a Fargate task's.
+func TestECSResource(t *testing.T) {
+	const task = "arn:aws:ecs:eu-west-1:123456789012:task/graphfleet/1f2e3d4c5b6a47889900aabbccddeeff"
+	meta := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		switch r.URL.Path {
+		case "/v4/abc":
+			_, _ = io.WriteString(w, `{"DockerId":"1f2e3d4c5b6a47889900aabbccddeeff-1234567890","Name":"worker","DockerName":"worker",
+"Image":"123456789012.dkr.ecr.eu-west-1.amazonaws.com/graphfleet:1.4.0","ImageID":"sha256:0123",
+"Labels":{"com.amazonaws.ecs.cluster":"arn:aws:ecs:eu-west-1:123456789012:cluster/graphfleet","com.amazonaws.ecs.container-name":"worker",
+"com.amazonaws.ecs.task-arn":"`+task+`","com.amazonaws.ecs.task-definition-family":"graphfleet-worker","com.amazonaws.ecs.task-definition-version":"7"},
+"DesiredStatus":"RUNNING","KnownStatus":"RUNNING","Limits":{"CPU":2},"CreatedAt":"2026-12-04T05:00:00Z","StartedAt":"2026-12-04T05:00:01Z",
+"Type":"NORMAL","LogDriver":"awslogs","LogOptions":{"awslogs-group":"/graphfleet/worker","awslogs-region":"eu-west-1","awslogs-stream":"worker/worker/1f2e3d4c"},
+"ContainerARN":"arn:aws:ecs:eu-west-1:123456789012:container/graphfleet/1f2e3d4c5b6a47889900aabbccddeeff/0a1b2c3d",
+"Networks":[{"NetworkMode":"awsvpc","IPv4Addresses":["10.0.1.23"]}]}`)
+		case "/v4/abc/task":
+			_, _ = io.WriteString(w, `{"Cluster":"arn:aws:ecs:eu-west-1:123456789012:cluster/graphfleet","TaskARN":"`+task+`",
+"Family":"graphfleet-worker","Revision":"7","DesiredStatus":"RUNNING","KnownStatus":"RUNNING","Limits":{"CPU":1,"Memory":2048},
+"PullStartedAt":"2026-12-04T04:59:50Z","PullStoppedAt":"2026-12-04T04:59:58Z","AvailabilityZone":"eu-west-1a","LaunchType":"FARGATE","Containers":[]}`)
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	defer meta.Close()
+	t.Setenv("ECS_CONTAINER_METADATA_URI_V4", meta.URL+"/v4/abc")
+	t.Setenv("OTEL_TRACES_EXPORTER", "none")
+	t.Setenv("OTEL_METRICS_EXPORTER", "none")
+	spans := tracetest.NewInMemoryExporter()
+	tel, err := Setup(context.Background(), Config{Service: "graphfleet-worker", LogOutput: io.Discard, SpanExporter: spans})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, span := tel.Tracer.Tracer("t").Start(context.Background(), "in a task")
+	span.End()
+	exported := spans.GetSpans() // before Shutdown, which clears them
+	_ = tel.Shutdown(context.Background())
+	if len(exported) != 1 {
+		t.Fatalf("%d spans exported", len(exported))
+	}
+	got := map[string]string{}
+	for _, kv := range exported[0].Resource.Attributes() {
+		got[string(kv.Key)] = kv.Value.Emit()
+	}
+	for k, v := range map[string]string{
+		"service.name": "graphfleet-worker", "cloud.platform": "aws_ecs", "aws.ecs.task.arn": task, "aws.ecs.task.family": "graphfleet-worker",
+		"aws.ecs.task.revision": "7", "aws.ecs.launchtype": "fargate", "cloud.region": "eu-west-1", "cloud.account.id": "123456789012",
+		"cloud.availability_zone": "eu-west-1a", "aws.ecs.cluster.arn": "arn:aws:ecs:eu-west-1:123456789012:cluster/graphfleet",
+		"aws.log.group.names": `["/graphfleet/worker"]`,
+	} {
+		if got[k] != v {
+			t.Errorf("resource %s = %q, want %q", k, got[k], v)
+		}
 	}
 }
