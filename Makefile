@@ -1,5 +1,5 @@
 # graphfleet's everyday commands. The README starts with the first two.
-.PHONY: up test deps bench bench-standin vet
+.PHONY: up test deps bench bench-standin vet template test-deploy
 
 # Node tooling (the SQS emulator, pinned in package-lock.json).
 node_modules/.package-lock.json: package.json package-lock.json
@@ -33,3 +33,12 @@ bench: deps
 # The stand-in alone: requests/s and records/s it sustains.
 bench-standin:
 	go test -run '^$$' -bench . ./shared/devtools/neptunelocal/
+
+# The CDK app in deploy/ecs (its own Go module; synthesises offline with
+# Node): regenerate the committed template, and run its tests (assertions,
+# IAM against the SDK calls in the code, the template up to date).
+template:
+	cd deploy/ecs && JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20 go run .
+
+test-deploy:
+	cd deploy/ecs && CDK_DISABLE_CLI_TELEMETRY=true JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20 go test -count=1 ./...

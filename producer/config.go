@@ -196,7 +196,8 @@ type Config struct {
 	// default. A slower body is cut off with 408.
 	ServeBodyTimeout time.Duration
 	// StopTimeout is, for serve, how long requests in flight at SIGTERM get
-	// to finish (STOP_TIMEOUT); 25s by default, under ECS's 30s stopTimeout.
+	// to finish, and for listen the whole stop (STOP_TIMEOUT); 25s by
+	// default, under ECS's 30s stopTimeout.
 	StopTimeout time.Duration
 	// LogLevel is debug, info, warn or error (LOG_LEVEL); info by default.
 	LogLevel string
@@ -233,7 +234,7 @@ func parseConfig(command string, args []string) (Config, error) {
 	serveAddr := fs.String("SERVE_ADDR", DefaultServeAddr, "serve: listen address of the push API")
 	insecure := fs.Bool("SERVE_INSECURE_LOCAL", false, "serve: allow serving without INGEST_TOKEN, unauthenticated (development machines only)")
 	bodyTimeout := fs.Duration("SERVE_BODY_TIMEOUT", DefaultServeBodyTimeout, "serve: longest a client may take to send a request body; slower ones get 408")
-	stopTimeout := fs.Duration("STOP_TIMEOUT", DefaultStopTimeout, "serve: how long requests in flight at SIGTERM get to finish (keep under ECS's stopTimeout)")
+	stopTimeout := fs.Duration("STOP_TIMEOUT", DefaultStopTimeout, "serve: how long requests in flight at SIGTERM get to finish; listen: the whole stop (keep under ECS's stopTimeout)")
 	logLevel := fs.String("LOG_LEVEL", DefaultLogLevel, "debug, info, warn or error")
 	// INGEST_TOKEN is read from the environment only: as a flag it would show
 	// in process listings, and envflag would print it as the flag's default

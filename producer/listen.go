@@ -95,7 +95,10 @@ func runListen(ctx context.Context, cfg Config, awsCfg aws.Config, queue listenQ
 		// A message may wait for the rediscovery before its own group's,
 		// then the window, then its own.
 		MessageTimeout: 2*(cfg.TriggerCoalesce+cfg.DiscoveryTimeout) + 30*time.Second,
-		Logger:         log,
+		// The whole stop on SIGTERM, as the worker's: the last long poll,
+		// work in progress, releases.
+		StopTimeout: cfg.StopTimeout,
+		Logger:      log,
 	}, l.handle)
 	if err != nil {
 		return err
