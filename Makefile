@@ -1,5 +1,5 @@
 # graphfleet's everyday commands. The README starts with the first two.
-.PHONY: up test deps bench bench-standin vet template test-deploy
+.PHONY: up test deps bench bench-standin vet template test-deploy loadtest-drain loadtest-drain-1m k6-smoke k6-ramp k6-stress k6-soak vegeta
 
 # Node tooling (the SQS emulator, pinned in package-lock.json).
 node_modules/.package-lock.json: package.json package-lock.json
@@ -42,3 +42,21 @@ template:
 
 test-deploy:
 	cd deploy/ecs && CDK_DISABLE_CLI_TELEMETRY=true JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20 go test -count=1 ./...
+
+# Load tests (loadtest/README.md). The drain benchmark: graphfleet against
+# the seed-style writers on the same workload, through real worker
+# processes, the SQS emulator and the stand-in.
+loadtest-drain: deps
+	go run ./loadtest/drain -workload petsite -live
+	go run ./loadtest/drain -edges 100000
+
+loadtest-drain-1m: deps
+	go run ./loadtest/drain -edges 1000000
+
+# k6 and vegeta against a running push API (BASE_URL, INGEST_TOKEN,
+# PROBE_URL); both run through `go tool` from loadtest/tools, their own module.
+k6-smoke k6-ramp k6-stress k6-soak:
+	cd loadtest/tools && go tool k6 run ../k6/$(@:k6-%=%).js
+
+vegeta:
+	loadtest/vegeta/attack.sh

@@ -23,8 +23,9 @@ import (
 // A rolled-back transaction records nothing.
 //
 // The log is off until EnableStream (Neptune's neptune_streams parameter);
-// it keeps the newest records up to its capacity, and older positions
-// answer ExpiredStreamException, as records past Neptune's retention do.
+// it keeps at least the newest capacity records (up to an eighth more
+// before it trims), and older positions answer ExpiredStreamException, as
+// records past Neptune's retention do.
 
 // Change is one stream record.
 type Change struct {
@@ -156,7 +157,9 @@ func (s *stream) publish(changes []Change) {
 	}
 	changes[len(changes)-1].IsLastOp = true
 	s.records = append(s.records, changes...)
-	if over := len(s.records) - s.capacity; over > 0 {
+	// Trimmed in steps of an eighth of the capacity, so a full log costs
+	// one copy per capacity/8 records, not one per commit.
+	if over := len(s.records) - s.capacity; over > 0 && over >= max(1, s.capacity/8) {
 		// Trim whole commits, so the oldest kept record starts a commit.
 		cut := over
 		for cut < len(s.records) && s.records[cut].OpNum != 1 {

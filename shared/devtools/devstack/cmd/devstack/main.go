@@ -44,7 +44,7 @@ func run() error {
 	sqsPort := flag.Int("sqs-port", 9324, "port of the SQS emulator")
 	neptuneAddr := flag.String("neptune", "127.0.0.1:8182", "listen address of the Neptune stand-in")
 	healthAddr := flag.String("worker-health", "127.0.0.1:8080", "worker's /healthz and /stats address")
-	changesAddr := flag.String("changes-health", "127.0.0.1:8081", "change feed's /healthz and /stats address")
+	changesAddr := flag.String("changes-health", "127.0.0.1:8082", "change feed's /healthz and /stats address")
 	interval := flag.Duration("interval", 15*time.Second, "time between demo discovery runs")
 	scale := flag.Int("scale", 1, "copies of the PetSite topology")
 	every := flag.Duration("every", 2*time.Second, "how often to print the status line")
@@ -77,7 +77,7 @@ func run() error {
 	// Neptune Streams on, as the change feed needs (the cluster parameter
 	// neptune_streams=1 on AWS).
 	st, err := devstack.Start(ctx, devstack.Options{SQSPort: *sqsPort, NeptuneAddr: *neptuneAddr, SQSOutput: sqsLog,
-		Neptune: neptunelocal.Options{StreamRecords: 500_000}})
+		Neptune: neptunelocal.Options{StreamRecords: 200_000}})
 	if err != nil {
 		return err
 	}
