@@ -17,10 +17,12 @@ up: deps
 # writer's, and the worker's end to end: a Neptune outage of over two minutes
 # with workers killed and stopped, a failover mid-drain), which only build
 # without it (gremlin-go v3.7.4 races on a failed connection's state). Tests start the servers they need (the SQS emulator as a child
-# process, the stand-in in-process).
+# process, the stand-in in-process). Last, the CDK app's tests (deploy/ecs,
+# its own module; offline, with Node).
 test: deps
 	go test -race -count=1 -timeout 20m ./...
 	go test -count=1 -timeout 20m -run ConnectionLoss ./worker/ ./worker/neptune/
+	$(MAKE) test-deploy
 
 vet:
 	gofmt -l . | (! grep .)
