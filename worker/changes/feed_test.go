@@ -93,7 +93,7 @@ type rig struct {
 	mp     *sdkmetric.MeterProvider
 }
 
-func newRig(t *testing.T, streamRecords int) *rig {
+func newRig(t testing.TB, streamRecords int) *rig {
 	t.Helper()
 	srv, err := neptunelocal.Start(neptunelocal.Options{StreamRecords: streamRecords, Logger: quiet})
 	if err != nil {
@@ -120,7 +120,7 @@ func newRig(t *testing.T, streamRecords int) *rig {
 }
 
 // start runs a feed until the test ends or stop is called.
-func (r *rig) start(t *testing.T, cfg changes.Config) (*changes.Feed, func()) {
+func (r *rig) start(t testing.TB, cfg changes.Config) (*changes.Feed, func()) {
 	t.Helper()
 	streamURL, err := changes.StreamURL(r.srv.URL())
 	if err != nil {
@@ -147,7 +147,7 @@ func (r *rig) start(t *testing.T, cfg changes.Config) (*changes.Feed, func()) {
 
 // settled waits until the feed has mapped every change in the stream so
 // far (the wait only bounds a hang; the verdict is on what the bus holds).
-func (r *rig) settled(t *testing.T, f *changes.Feed) changes.Status {
+func (r *rig) settled(t testing.TB, f *changes.Feed) changes.Status {
 	t.Helper()
 	last, err := r.srv.Graph().ReadStream(graph.Latest, 0, 0, 1)
 	if err != nil {
