@@ -32,6 +32,7 @@ type changesConfig struct {
 	Bus             string
 	Feed            changes.Config
 	Start           string
+	Cluster         string
 	HealthAddr      string
 	LogLevel        string
 	StopTimeout     time.Duration
@@ -46,6 +47,7 @@ func parseChangesConfig(args []string) (changesConfig, error) {
 	streamURL := fs.String("NEPTUNE_STREAM_URL", "", "Neptune Streams endpoint (default: from NEPTUNE_ENDPOINT, https://cluster:8182/propertygraph/stream)")
 	bus := fs.String("EVENT_BUS_NAME", "", "EventBridge bus the graph-change events go to")
 	name := fs.String("CHANGES_FEED", "default", "name of the feed's checkpoint (one feed per cluster and bus)")
+	cluster := fs.String("CHANGES_CLUSTER", "", "the cluster's name in every event and event id (default: the stream endpoint's host; set it to keep ids stable across endpoints)")
 	poll := fs.Duration("CHANGES_POLL_INTERVAL", time.Second, "wait after a read of the stream that found nothing new")
 	limit := fs.Int("CHANGES_READ_LIMIT", 1000, "most change records one read of the stream asks for (1-100000)")
 	every := fs.Duration("CHANGES_CHECKPOINT_EVERY", 10*time.Second, "how often the position is saved when only noise went by")
@@ -60,7 +62,7 @@ func parseChangesConfig(args []string) (changesConfig, error) {
 	}
 	return changesConfig{
 		Neptune:   neptune.Config{Endpoint: *endpoint, IAMAuth: *iam, Region: *region, Writers: 2, MinWriters: 1, MaxWriters: 4},
-		StreamURL: *streamURL, Bus: *bus, Start: *start, HealthAddr: *healthAddr, LogLevel: *logLevel, StopTimeout: *stop,
+		StreamURL: *streamURL, Bus: *bus, Start: *start, Cluster: *cluster, HealthAddr: *healthAddr, LogLevel: *logLevel, StopTimeout: *stop,
 		Feed:            changes.Config{Name: *name, PollInterval: *poll, Limit: *limit, CheckpointEvery: *every},
 		healthcheckOnly: hc,
 	}, nil
@@ -148,8 +150,11 @@ func runChanges(args []string) error {
 	if cfg.Neptune.IAMAuth {
 		stream.Credentials = cfg.Neptune.Credentials
 	}
-	u, _ := url.Parse(cfg.StreamURL)
-	cfg.Feed.Cluster = u.Hostname()
+	cfg.Feed.Cluster = cfg.Cluster
+	if cfg.Feed.Cluster == "" {
+		u, _ := url.Parse(cfg.StreamURL)
+		cfg.Feed.Cluster = u.Hostname()
+	}
 	cfg.Feed.StartAtLatest = cfg.Start == "latest"
 	pub := &changes.Publisher{API: eventbridge.NewFromConfig(awsCfg), Bus: cfg.Bus, Log: log}
 	feed, err := changes.New(cfg.Feed, stream, writer, pub, log, tel.Tracer, tel.Meter)
@@ -172,7 +177,8 @@ func runChanges(args []string) error {
 }
 
 // serveChangesHealth serves the feed's /healthz (the loop runs), /readyz
-// (its last attempt at the stream, EventBridge or Neptune succeeded),
+// (nothing failed since its last progress: the stream, EventBridge, the
+// checkpoint),
 // /stats and /metrics.
 func serveChangesHealth(addr string, feed *changes.Feed, done <-chan struct{}, metrics http.Handler, log *slog.Logger) (*healthServer, error) {
 	ln, err := net.Listen("tcp", addr)

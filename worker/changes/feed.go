@@ -21,6 +21,7 @@ import (
 type Store interface {
 	Checkpoint(ctx context.Context, feed string) (commitNum, opNum int64, ok bool, err error)
 	SaveCheckpoint(ctx context.Context, feed string, commitNum, opNum int64) error
+	DropCheckpoint(ctx context.Context, feed string) error
 	EdgeEnds(ctx context.Context, ids []string) (map[string]neptune.EdgeEnds, error)
 }
 
@@ -110,6 +111,14 @@ func New(cfg Config, stream *Stream, store Store, pub *Publisher, log *slog.Logg
 		return nil, err
 	}
 	f.m = m
+	// EventBridge refusing shows in /readyz and the errors counter while
+	// Publish keeps trying.
+	pub.OnFailure = func(err error) {
+		f.mu.Lock()
+		f.st.LastError, f.st.LastErrorAt = "publish: "+err.Error(), time.Now()
+		f.mu.Unlock()
+		f.m.errors.Add(context.Background(), 1, metric.WithAttributes(attribute.String("operation", "publish"), attribute.String("error.type", "eventbridge")))
+	}
 	return f, nil
 }
 
@@ -195,6 +204,7 @@ func (f *Feed) Run(ctx context.Context) error {
 		"checkpoint", cursor, "start_at_latest", latest)
 	var pending []Record
 	lastSave := time.Now()
+	var lastVerify time.Time
 	for n := 0; ctx.Err() == nil; {
 		readStart := time.Now()
 		page, err := f.stream.Read(ctx, cursor, latest, f.cfg.Limit)
@@ -227,6 +237,26 @@ func (f *Feed) Run(ctx context.Context) error {
 		n = 0
 		f.progressed()
 		if len(page.Records) == 0 {
+			// Caught up, or ahead: Neptune answers a position past its last
+			// record the same way, and a cluster restored or recreated
+			// behind the endpoint has its numbers start over. Now and then
+			// (not on every idle poll), look at the newest record.
+			if cursor != nil && time.Since(lastVerify) >= verifyEvery {
+				lastVerify = time.Now()
+				if ahead, err := f.ahead(ctx, *cursor); err == nil && ahead {
+					f.log.ErrorContext(ctx, "change feed: the checkpoint is ahead of the stream (the cluster was restored or recreated?); going on from the oldest change kept",
+						"position", cursor.String())
+					f.m.gaps.Add(ctx, 1)
+					f.mu.Lock()
+					f.st.Gaps++
+					f.mu.Unlock()
+					if f.retry(ctx, "drop checkpoint", func() error { return f.store.DropCheckpoint(ctx, f.cfg.Name) }) != nil {
+						break
+					}
+					cursor, latest, pending, saved = nil, false, nil, EventID{}
+					continue
+				}
+			}
 			// An empty stream: nothing is before the feed, so it starts at
 			// the oldest record to come, not at whichever is newest then.
 			latest = false
@@ -271,7 +301,13 @@ func (f *Feed) Run(ctx context.Context) error {
 		pending = append([]Record(nil), pending[cut:]...)
 		done, err := f.process(ctx, complete, readStart, readEnd, time.Since(lastSave) >= f.cfg.CheckpointEvery)
 		if err != nil {
-			break
+			if ctx.Err() != nil {
+				break
+			}
+			// Not a stop: something the retries cannot fix. The task exits
+			// non-zero and ECS starts another at the checkpoint.
+			f.log.ErrorContext(ctx, "change feed stopped", "err", err, "position", last.String())
+			return err
 		}
 		if done != nil {
 			saved, lastSave = *done, time.Now()
@@ -279,6 +315,23 @@ func (f *Feed) Run(ctx context.Context) error {
 		f.setPositions(cursor, saved)
 	}
 	return nil
+}
+
+// verifyEvery is how often an idle feed checks it is not ahead of the
+// stream: one extra read a minute.
+const verifyEvery = time.Minute
+
+// ahead reports whether pos is past the stream's newest record.
+func (f *Feed) ahead(ctx context.Context, pos EventID) (bool, error) {
+	page, err := f.stream.Read(ctx, nil, true, 1)
+	if err != nil {
+		return false, err
+	}
+	if len(page.Records) == 0 {
+		return true, nil // a position in an empty stream
+	}
+	last := page.Records[len(page.Records)-1].EventID
+	return pos.CommitNum > last.CommitNum || pos.CommitNum == last.CommitNum && pos.OpNum > last.OpNum, nil
 }
 
 func (f *Feed) setPositions(cursor *EventID, saved EventID) {
@@ -392,9 +445,6 @@ func (f *Feed) publish(ctx context.Context, events []Event) (PublishResult, erro
 	if err != nil {
 		span.SetStatus(codes.Error, err.Error())
 		return res, err
-	}
-	if n := res.FailedCalls + res.FailedEntries; n > 0 {
-		f.m.errors.Add(ctx, int64(n), metric.WithAttributes(attribute.String("operation", "publish"), attribute.String("error.type", "eventbridge")))
 	}
 	dropped := map[EventID]bool{}
 	for _, e := range res.Dropped {

@@ -271,6 +271,19 @@ func TestFeedPublishesGraphChanges(t *testing.T) {
 	if got := seen(r.bus, n); !slices.Equal(got, []string{"dependency.added calls:c>d c>d", "resource.added d"}) {
 		t.Fatalf("events while EventBridge failed: %v", got)
 	}
+
+	// Refusals about the bus or the feed's rights (here more than the
+	// attempts an event's own fault gets) are not the event's: nothing is
+	// dropped, the position waits.
+	n = len(r.bus.Events())
+	r.bus.FailEntries(slices.Repeat([]string{"NotAuthorizedForDestinationException"}, 8)...)
+	deliver(t, r.writer, snapshot("deepflow", "deepflow/prod", t0.Add(5*time.Minute), "a>b", "b>c", "c>d", "d>e"))
+	if st := r.settled(t, f); st.Dropped != 0 {
+		t.Fatalf("status %+v: events dropped for the bus's refusals", st)
+	}
+	if got := seen(r.bus, n); !slices.Equal(got, []string{"dependency.added calls:d>e d>e", "resource.added e"}) {
+		t.Fatalf("events while the bus refused the feed: %v", got)
+	}
 	stop()
 
 	// Every event id is unique and names its change; a feed started anew
@@ -358,3 +371,27 @@ func TestFeedAfterItsPositionExpired(t *testing.T) {
 }
 
 func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
+
+// A checkpoint ahead of the stream (the cluster behind the endpoint was
+// restored or recreated, and its numbers started over) is found, counted
+// as a gap, and the feed goes on from the oldest change kept rather than
+// waiting, caught up in appearance, for numbers that will not come.
+func TestFeedAheadOfTheStream(t *testing.T) {
+	r := newRig(t, 100_000)
+	if err := r.writer.SaveCheckpoint(context.Background(), "ahead", 1_000_000, 1); err != nil {
+		t.Fatal(err)
+	}
+	deliver(t, r.writer, snapshot("deepflow", "deepflow/prod", t0, "a>b"))
+	f, _ := r.start(t, changes.Config{Name: "ahead"})
+	// Its position starts past everything, so wait on the bus itself (the
+	// deadline only bounds a hang).
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline) && len(r.bus.Events()) < 3; {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if st := f.Status(); st.Gaps != 1 {
+		t.Fatalf("status %+v: want the checkpoint ahead counted as one gap", st)
+	}
+	if got := seen(r.bus, 0); !slices.Equal(got, []string{"dependency.added calls:a>b a>b", "resource.added a", "resource.added b"}) {
+		t.Fatalf("after the reset the feed did not go on: %v", got)
+	}
+}

@@ -29,10 +29,9 @@ const (
 	entryOverhead = 64 // what an entry costs beyond the sizes we add up (the time)
 )
 
-// entryAttempts is how often an entry EventBridge refused for a reason of
-// its own (not throttling, not an internal failure) is sent again before it
-// is given up, loudly: one event that can never be put must not stop the
-// feed for good.
+// entryAttempts is how often an entry EventBridge refused as malformed (a
+// fault of the event itself, see eventFault) is sent before it is given up,
+// loudly: one event that can never be put must not stop the feed for good.
 const entryAttempts = 5
 
 // Publisher puts events on the bus.
@@ -43,6 +42,10 @@ type Publisher struct {
 	Log     *slog.Logger
 	// Retry bounds the wait between attempts; 200 ms to 30 s when zero.
 	RetryBase, RetryMax time.Duration
+	// OnFailure, when set, hears of every failed call and refused entry as
+	// it happens (readiness, the errors counter): Publish itself returns
+	// only once everything was accepted.
+	OnFailure func(err error)
 }
 
 // PublishResult is what a Publish did.
@@ -56,10 +59,14 @@ type PublishResult struct {
 	FailedCalls, FailedEntries int
 }
 
-// retryable entry errors: EventBridge's own trouble, never the event's.
-func retryableEntry(code string) bool {
-	return code == "ThrottlingException" || code == "InternalFailure" || code == "InternalException" ||
-		strings.Contains(code, "Throttl") || strings.HasPrefix(code, "Internal")
+// eventFault reports whether an entry's error code is about the event
+// itself (its detail or fields), the only refusals an event is ever given
+// up for. Everything else (throttling, internal failures, and access:
+// NotAuthorizedFor..., AccessDeniedException, a missing bus, a KMS key)
+// is about the bus or the feed's rights and is retried until it passes, the
+// position held meanwhile.
+func eventFault(code string) bool {
+	return code == "MalformedDetail" || code == "InvalidArgument"
 }
 
 // Publish puts every event on the bus, in calls within PutEvents' limits,
@@ -132,6 +139,9 @@ func (p *Publisher) Publish(ctx context.Context, events []Event) (PublishResult,
 			p.Log.Warn("PutEvents failed; retrying", "bus", p.Bus, "entries", n, "err", err)
 			res.Retries++
 			res.FailedCalls++
+			if p.OnFailure != nil {
+				p.OnFailure(fmt.Errorf("PutEvents: %w", err))
+			}
 			if err := backoff.Sleep(ctx, backoff.FullJitter(failures, base, maxDelay)); err != nil {
 				return res, err
 			}
@@ -148,10 +158,15 @@ func (p *Publisher) Publish(ctx context.Context, events []Event) (PublishResult,
 				res.Published++
 				continue
 			}
-			pe.attempts++
 			res.FailedEntries++
 			code := aws.ToString(r.ErrorCode)
-			if !retryableEntry(code) && pe.attempts >= entryAttempts {
+			if p.OnFailure != nil {
+				p.OnFailure(fmt.Errorf("PutEvents refused an entry: %s: %s", code, aws.ToString(r.ErrorMessage)))
+			}
+			if eventFault(code) {
+				pe.attempts++
+			}
+			if pe.attempts >= entryAttempts {
 				p.Log.Error("event refused by EventBridge; given up", "event_id", EventIDFor(p.Cluster, pe.ev.Position),
 					"type", pe.ev.Type, "code", code, "message", aws.ToString(r.ErrorMessage), "attempts", pe.attempts)
 				res.Dropped = append(res.Dropped, pe.ev)

@@ -12,6 +12,7 @@
 package changes
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -173,7 +174,10 @@ func (s *Stream) Read(ctx context.Context, pos *EventID, latest bool, limit int)
 		return Page{}, &StreamError{Status: resp.StatusCode, Code: doc.Code, Message: doc.DetailedMessage}
 	}
 	var p Page
-	if err := json.Unmarshal(body, &p); err != nil {
+	// Numbers stay as written: a Long past 2^53 would lose digits as a float.
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	if err := dec.Decode(&p); err != nil {
 		return Page{}, fmt.Errorf("neptune stream: the answer is not a stream page: %w", err)
 	}
 	if p.Format != "" && p.Format != "PG_JSON" {

@@ -101,3 +101,13 @@ func (w *Writer) EdgeEnds(ctx context.Context, ids []string) (map[string]EdgeEnd
 	}
 	return out, nil
 }
+
+// DropCheckpoint forgets feed's position: for a checkpoint ahead of the
+// stream (the cluster behind the endpoint was restored or recreated), which
+// SaveCheckpoint, never moving back, could not correct.
+func (w *Writer) DropCheckpoint(ctx context.Context, feed string) error {
+	_, err := w.query(ctx, "neptune.checkpoint_drop", func(g *gremlingo.GraphTraversalSource) *gremlingo.GraphTraversal {
+		return g.V(CheckpointID(feed)).Drop()
+	})
+	return err
+}

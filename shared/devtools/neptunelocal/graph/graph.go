@@ -79,6 +79,11 @@ func (g *Graph) Reset() {
 	g.edges = map[string]*edge{}
 	g.vlist, g.elist = nil, nil
 	g.vdead, g.edead = 0, 0
+	// The change log goes too, as if its records had expired: a feed's
+	// position in it no longer means anything.
+	if s := g.stream; s != nil && len(s.records) > 0 {
+		s.trimmed, s.records = s.records[len(s.records)-1], nil
+	}
 }
 
 // Dump is a JSON-serialisable copy of the whole graph, sorted by id.

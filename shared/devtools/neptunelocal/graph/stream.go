@@ -93,6 +93,10 @@ func (g *Graph) ReadStream(iterator string, commitNum, opNum int64, limit int) (
 		return nil, errf("InvalidParameterException", "limit %d is out of range 1-100000", limit)
 	}
 	if len(s.records) == 0 {
+		if t := s.trimmed; t.CommitNum > 0 && (iterator == AtSequenceNumber || iterator == AfterSequenceNumber) &&
+			(commitNum < t.CommitNum || commitNum == t.CommitNum && opNum < t.OpNum) {
+			return nil, errf("ExpiredStreamException", "the requested records (commitNum %d, opNum %d) have expired", commitNum, opNum)
+		}
 		return nil, errf("StreamRecordsNotFoundException", "no stream records: the stream is empty")
 	}
 	first, last := s.records[0], s.records[len(s.records)-1]
@@ -160,11 +164,14 @@ func (s *stream) publish(changes []Change) {
 	// Trimmed in steps of an eighth of the capacity, so a full log costs
 	// one copy per capacity/8 records, not one per commit.
 	if over := len(s.records) - s.capacity; over > 0 && over >= max(1, s.capacity/8) {
-		// Trim whole commits, so the oldest kept record starts a commit.
+		// Trim whole commits, so the oldest kept record starts a commit,
+		// and never the newest commit, however large.
+		newest := len(s.records) - len(changes)
 		cut := over
-		for cut < len(s.records) && s.records[cut].OpNum != 1 {
+		for cut < newest && s.records[cut].OpNum != 1 {
 			cut++
 		}
+		cut = min(cut, newest)
 		s.trimmed = s.records[cut-1]
 		s.records = append([]Change(nil), s.records[cut:]...)
 	}
