@@ -68,10 +68,12 @@ var (
 
 // Neptune data-plane actions. Neptune authorises a Gremlin query by every
 // action it could perform: mergeV/mergeE need Read and Write, the sweep's
-// drop() needs Delete (worker/neptune/snapshot.go).
+// drop() needs Delete (worker/neptune/snapshot.go; for worker changes, the
+// checkpoint dropped when it is found ahead of the stream,
+// worker/neptune/changefeed.go).
 var (
 	neptuneWorker  = []string{"neptune-db:connect", "neptune-db:ReadDataViaQuery", "neptune-db:WriteDataViaQuery", "neptune-db:DeleteDataViaQuery"}
-	neptuneChanges = []string{"neptune-db:connect", "neptune-db:GetStreamRecords", "neptune-db:ReadDataViaQuery", "neptune-db:WriteDataViaQuery"}
+	neptuneChanges = []string{"neptune-db:connect", "neptune-db:GetStreamRecords", "neptune-db:ReadDataViaQuery", "neptune-db:WriteDataViaQuery", "neptune-db:DeleteDataViaQuery"}
 )
 
 // The collector sidecar's actions: awsxray's PutTraceSegments (X-Ray has no
