@@ -15,7 +15,6 @@ import (
 	"syscall"
 	"time"
 
-	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 
 	"github.com/graphfleet/graphfleet/shared/envflag"
@@ -115,15 +114,10 @@ func runChanges(args []string) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	var loadOpts []func(*awsconfig.LoadOptions) error
-	if cfg.Neptune.Region != "" {
-		loadOpts = append(loadOpts, awsconfig.WithRegion(cfg.Neptune.Region))
-	}
-	awsCfg, err := awsconfig.LoadDefaultConfig(ctx, loadOpts...)
+	awsCfg, err := loadAWS(ctx, &cfg.Neptune)
 	if err != nil {
-		return fmt.Errorf("cannot load AWS configuration: %w", err)
+		return err
 	}
-	cfg.Neptune.Credentials, cfg.Neptune.Region = awsCfg.Credentials, awsCfg.Region
 	if err := cfg.Validate(); err != nil {
 		return err
 	}

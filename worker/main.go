@@ -45,6 +45,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
@@ -169,16 +170,10 @@ func run(args []string) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	var loadOpts []func(*awsconfig.LoadOptions) error
-	if cfg.Neptune.Region != "" {
-		loadOpts = append(loadOpts, awsconfig.WithRegion(cfg.Neptune.Region))
-	}
-	awsCfg, err := awsconfig.LoadDefaultConfig(ctx, loadOpts...)
+	awsCfg, err := loadAWS(ctx, &cfg.Neptune)
 	if err != nil {
-		return fmt.Errorf("cannot load AWS configuration: %w", err)
+		return err
 	}
-	cfg.Neptune.Credentials = awsCfg.Credentials
-	cfg.Neptune.Region = awsCfg.Region
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
@@ -282,6 +277,22 @@ func run(args []string) error {
 		runErrs = append(runErrs, <-errs)
 	}
 	return errors.Join(runErrs...)
+}
+
+// loadAWS loads the SDK's configuration (AWS_REGION when given, else the
+// SDK's chain) and gives the Neptune writer its credentials and region:
+// the worker and `worker changes` both sign Neptune requests with them.
+func loadAWS(ctx context.Context, nc *neptune.Config) (aws.Config, error) {
+	var loadOpts []func(*awsconfig.LoadOptions) error
+	if nc.Region != "" {
+		loadOpts = append(loadOpts, awsconfig.WithRegion(nc.Region))
+	}
+	awsCfg, err := awsconfig.LoadDefaultConfig(ctx, loadOpts...)
+	if err != nil {
+		return aws.Config{}, fmt.Errorf("cannot load AWS configuration: %w", err)
+	}
+	nc.Credentials, nc.Region = awsCfg.Credentials, awsCfg.Region
+	return awsCfg, nil
 }
 
 // healthServer serves /healthz (liveness: 200 unless a loop is stuck),
